@@ -1,0 +1,67 @@
+# The single entry point. `make run` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+# The Lambda runtime is python3.13: use it for the venv when available (pyenv or PATH), else the newest >= 3.11.
+PYTHON ?= $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 python3.12 python3.11 python3; do \
+	  "$$p" -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+# `sam build` needs an interpreter named python3.13 on PATH (no Docker here).
+PY313_DIR := $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
+	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { dirname "$$(command -v "$$p")"; break; }; done)
+
+.PHONY: help install run test lint unit integration e2e sam-validate sam-build openapi bench clean
+
+help:
+	@echo "make run    - start the local stack (API + embedded AWS) on http://127.0.0.1:$(PORT)"
+	@echo "make test   - lint, SAM validate + build, unit, integration and end-to-end tests"
+	@echo "make openapi / bench / clean"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (3.13 preferred)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml layers/common/requirements.txt
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python -m local --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+sam-validate: install
+	$(BIN)/sam validate --lint
+	$(BIN)/sam validate
+
+sam-build: install
+	@test -n "$(PY313_DIR)" || { echo "sam build needs python3.13 (the Lambda runtime) on PATH"; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" $(BIN)/sam build --cached --parallel
+
+openapi: install
+	$(BIN)/python -m tools.openapi
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+test: lint sam-validate sam-build
+	$(BIN)/pytest
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""Control (admin) API: channels CRUD, token rotation, mailgun-relayery aliases. Every route needs the admin key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+
+from mailrelay.domain import auth, channels
+from mailrelay.http import error_doc, guarded, json_response, make_resolver, model_doc
+from mailrelay.models.channels import (
+    ChannelPage,
+    ChannelSpec,
+    ChannelView,
+    ChannelWithToken,
+    RelayeryChannelPage,
+    RelayeryChannelSpec,
+    RotateTokenRequest,
+    TokenResponse,
+)
+from mailrelay.models.common import DESCRIPTOR_PATTERN
+from mailrelay.observability import logger, metrics, tracer
+
+app = make_resolver()
+
+Descriptor = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="channel name, 1-64 of [A-Za-z0-9._-]")]
+ADMIN = [{"adminKey": []}]
+COMMON = {400: error_doc("malformed JSON or cursor"), 401: error_doc("admin key missing or wrong")}
+NOT_FOUND = {404: error_doc("no such channel")}
+
+
+@app.put(
+    "/v1/channels/<descriptor>",
+    summary="Create or replace a channel",
+    tags=["control"],
+    security=ADMIN,
+    responses={
+        200: model_doc("replaced; `token` only when this request set one", ChannelWithToken),
+        201: model_doc("created; `token` is shown this once", ChannelWithToken),
+        **COMMON,
+    },
+)
+def put_channel(descriptor: Descriptor, spec: Annotated[ChannelSpec, Body()]):
+    channel, created = channels.put_channel(descriptor, spec)
+    return json_response(201 if created else 200, channel.model_dump(mode="json", exclude_none=True))
+
+
+@app.get("/v1/channels/<descriptor>", summary="Read a channel", tags=["control"], security=ADMIN,
+         responses={200: model_doc("the channel (never its token)", ChannelView), **COMMON, **NOT_FOUND})
+def get_channel(descriptor: Descriptor):
+    return json_response(200, channels.get_channel(descriptor))
+
+
+@app.get("/v1/channels", summary="List channels", tags=["control"], security=ADMIN,
+         responses={200: model_doc("a page of channels", ChannelPage), **COMMON})
+def list_channels(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+):
+    return json_response(200, channels.list_channels(limit, cursor))
+
+
+@app.delete("/v1/channels/<descriptor>", summary="Delete a channel", tags=["control"], security=ADMIN,
+            responses={204: {"description": "deleted"}, **COMMON, **NOT_FOUND})
+def delete_channel(descriptor: Descriptor):
+    channels.delete_channel(descriptor)
+    return Response(status_code=204)
+
+
+@app.post("/v1/channels/<descriptor>/token", summary="Rotate a channel's token", tags=["control"], security=ADMIN,
+          responses={200: model_doc("the new token, shown this once", TokenResponse), **COMMON, **NOT_FOUND})
+def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest | None, Body()] = None):
+    grace = request.grace_seconds if request else 0
+    return json_response(200, channels.rotate_token(descriptor, grace).model_dump(mode="json", exclude_none=True))
+
+
+# ---- mailgun-relayery compatible aliases
+
+
+@app.put("/api/channel", summary="Create or replace a channel (mailgun-relayery)", tags=["mailgun-relayery"],
+         security=ADMIN, responses={200: model_doc("replaced", ChannelWithToken),
+                                    201: model_doc("created", ChannelWithToken), **COMMON})
+def relayery_put_channel(spec: Annotated[RelayeryChannelSpec, Body()]):
+    return put_channel(spec.descriptor, ChannelSpec.model_validate(spec.model_dump(exclude={"descriptor"})))
+
+
+@app.delete("/api/channel", summary="Delete a channel (mailgun-relayery; body: the descriptor as a JSON string)",
+            tags=["mailgun-relayery"], security=ADMIN, responses={204: {"description": "deleted"}, **COMMON,
+                                                                   **NOT_FOUND})
+def relayery_delete_channel(descriptor: Annotated[str, Body(pattern=DESCRIPTOR_PATTERN)]):
+    return delete_channel(descriptor)
+
+
+@app.get("/api/list_channels", summary="List channels by page (mailgun-relayery)", tags=["mailgun-relayery"],
+         security=ADMIN, responses={200: model_doc("one page", RelayeryChannelPage), **COMMON})
+def relayery_list_channels(
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+):
+    return json_response(200, channels.list_channels_paged(page, per_page))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    return guarded(app, auth.require_admin, event, context)

@@ -1,0 +1,77 @@
+"""Relay API: send through a channel, read a message's status; plus health and the API docs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+
+from mailrelay import apidocs
+from mailrelay.domain import relay
+from mailrelay.http import body_bytes, error_doc, json_response, make_resolver, model_doc
+from mailrelay.models.messages import MessageStatus
+from mailrelay.observability import logger, metrics, tracer
+
+app = make_resolver()
+
+CHANNEL = [{"channelToken": []}, {"channelBearer": []}]
+SEND_RESPONSES = {
+    200: model_doc("sent", MessageStatus),
+    400: error_doc("malformed JSON"),
+    401: error_doc("channel credentials missing or wrong (unknown descriptor looks the same)"),
+    413: error_doc("body larger than the channel's max_size"),
+    415: error_doc("neither application/json nor message/rfc822"),
+    422: error_doc("invalid body, or a provider refused the message (`message_rejected`, with `providers`)"),
+    429: error_doc("inside the channel's min_period; see Retry-After"),
+    502: error_doc("every provider failed; `providers` lists each attempt and `id` the failed message"),
+}
+
+
+def _send():
+    event = app.current_event
+    status = relay.send_message(event.headers, body_bytes(event.raw_event), event.headers.get("content-type"))
+    return json_response(200, status.model_dump(mode="json", exclude_none=True))
+
+
+@app.post("/v1/messages", summary="Send a message through a channel", tags=["relay"], security=CHANNEL,
+          responses=SEND_RESPONSES)
+def send_message():
+    return _send()
+
+
+@app.post("/api/message", summary="Send a message (mailgun-relayery alias)", tags=["mailgun-relayery"],
+          security=CHANNEL, responses=SEND_RESPONSES)
+def relayery_send_message():
+    return _send()
+
+
+@app.get("/v1/messages/<id>", summary="Status of a message sent through this channel", tags=["relay"],
+         security=CHANNEL, responses={200: model_doc("the message", MessageStatus), 401: error_doc("bad credentials"),
+                                      404: error_doc("no such message for this channel")})
+def get_message(id: Annotated[str, Path(max_length=64, description="message id")]):  # noqa: A002
+    status = relay.get_message(app.current_event.headers, id)
+    return json_response(200, status.model_dump(mode="json", exclude_none=True))
+
+
+@app.get("/v1/health", summary="Liveness", tags=["meta"])
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@app.get("/v1/openapi.json", summary="This API's OpenAPI 3 document", tags=["meta"])
+def openapi():
+    return Response(status_code=200, content_type="application/json", body=apidocs.spec_json())
+
+
+@app.get("/v1/docs", summary="Swagger UI", tags=["meta"])
+def docs():
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=apidocs.swagger_html())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context) -> dict:
+    return app.resolve(event, context)

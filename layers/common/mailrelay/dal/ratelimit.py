@@ -1,0 +1,77 @@
+"""Minimum-period limiter on the rate table: one item per key holding the earliest time of the next slot.
+
+Taking a slot is a single conditional write, so N concurrent requests inside one period give exactly one winner.
+A slot can be given back (the request was rejected after all) without clobbering a later winner's slot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from mailrelay import aws
+
+# Items outlive their period a little so a slow clock in one container cannot resurrect an old slot early.
+_TTL_SLACK_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Slot:
+    key: str
+    next_at: Decimal
+    previous_next_at: Decimal | None
+
+
+class Busy(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(f"{value:.6f}")
+
+
+class MinPeriodLimiter:
+    def __init__(self, table_name: str):
+        self._table = aws.table(table_name)
+
+    def take(self, key: str, period: float, now: float) -> Slot:
+        """Take the slot for `key` or raise Busy with the whole seconds to wait."""
+        next_at = _decimal(now + period)
+        try:
+            response = self._table.update_item(
+                Key={"key": key},
+                UpdateExpression="SET next_at = :next, expires_at = :exp",
+                ConditionExpression=Attr("next_at").not_exists() | Attr("next_at").lte(_decimal(now)),
+                ExpressionAttributeValues={":next": next_at, ":exp": math.ceil(now + period) + _TTL_SLACK_SECONDS},
+                ReturnValues="UPDATED_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self._table.get_item(Key={"key": key}, ConsistentRead=True).get("Item", {})
+            wait = float(current.get("next_at", 0)) - now
+            raise Busy(max(1, math.ceil(wait))) from None
+        previous = response.get("Attributes", {}).get("next_at")
+        return Slot(key=key, next_at=next_at, previous_next_at=previous)
+
+    def give_back(self, slot: Slot) -> None:
+        """Undo `take` unless somebody else has taken the key since (then their slot stands)."""
+        try:
+            if slot.previous_next_at is None:
+                self._table.delete_item(Key={"key": slot.key}, ConditionExpression=Attr("next_at").eq(slot.next_at))
+            else:
+                self._table.update_item(
+                    Key={"key": slot.key},
+                    UpdateExpression="SET next_at = :previous",
+                    ConditionExpression=Attr("next_at").eq(slot.next_at),
+                    ExpressionAttributeValues={":previous": slot.previous_next_at},
+                )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

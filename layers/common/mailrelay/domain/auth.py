@@ -1,0 +1,72 @@
+"""Who is calling: the admin (keys in Secrets Manager) or a channel (descriptor + token)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Mapping
+
+from aws_lambda_powertools.utilities import parameters
+
+from mailrelay.config import settings
+from mailrelay.domain import channels, tokens
+from mailrelay.domain.channels import ChannelRecord
+from mailrelay.errors import Unauthorized
+
+_DESCRIPTOR = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_BAD_CHANNEL_CREDENTIALS = "invalid channel credentials"
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, credentials = value.partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+
+
+def admin_keys() -> list[str]:
+    """Every valid admin key: the generated `admin_key` plus the `admin_keys` list (several during rotation)."""
+    secret = parameters.get_secret(settings().relay_secret_id, transform="json", max_age=settings().secret_max_age)
+    keys = list(secret.get("admin_keys") or [])
+    if secret.get("admin_key"):
+        keys.append(secret["admin_key"])
+    return [k for k in keys if isinstance(k, str) and len(k) >= 16]
+
+
+def require_admin(headers: Mapping[str, str]) -> None:
+    """Admin key from `Authorization: Bearer` or, when SigV4 occupies Authorization (IAM auth), `X-Admin-Key`."""
+    presented = headers.get("x-admin-key") or _bearer(headers)
+    if not presented:
+        raise Unauthorized("admin key required (Authorization: Bearer <key> or X-Admin-Key)")
+    digest = hashlib.sha256(presented.encode()).digest()
+    valid = False
+    for key in admin_keys():  # no early exit: the time taken does not say which key (if any) came close
+        valid |= hmac.compare_digest(digest, hashlib.sha256(key.encode()).digest())
+    if not valid:
+        raise Unauthorized("admin key not valid")
+
+
+def _channel_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    if headers.get("x-descriptor") and headers.get("x-token"):
+        return headers["x-descriptor"], headers["x-token"]
+    bearer = _bearer(headers)
+    if bearer and ":" in bearer:
+        descriptor, _, token = bearer.partition(":")
+        return descriptor, token
+    return None
+
+
+def authenticate_channel(headers: Mapping[str, str]) -> ChannelRecord:
+    """The channel these credentials open. Unknown descriptor and wrong token are the same 401."""
+    credentials = _channel_credentials(headers)
+    if credentials is None:
+        raise Unauthorized("channel credentials required (X-Descriptor + X-Token, or Authorization: Bearer d:t)")
+    descriptor, token = credentials
+    record = channels.load(descriptor) if _DESCRIPTOR.match(descriptor) else None
+    if record is None:
+        tokens.matches(token, tokens.DECOY)  # same work as a real check
+        raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)
+    if not record.accepts(token, time.time()):
+        raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)
+    return record

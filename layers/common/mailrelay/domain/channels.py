@@ -1,0 +1,143 @@
+"""Channel administration: create/replace, read, list, delete, rotate (and the mailgun-relayery shapes)."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from functools import cache
+
+from pydantic import BaseModel
+
+from mailrelay.config import settings
+from mailrelay.dal.channels import ChannelStore
+from mailrelay.domain import tokens
+from mailrelay.errors import NotFound
+from mailrelay.models.channels import (
+    ChannelPage,
+    ChannelSpec,
+    ChannelView,
+    ChannelWithToken,
+    RelayeryChannelPage,
+    TokenResponse,
+)
+from mailrelay.models.common import Address
+
+
+class ChannelRecord(BaseModel):
+    """What the channels table holds for one channel."""
+
+    descriptor: str
+    sender: Address
+    recipients: list[Address]
+    cc: list[Address] = []
+    bcc: list[Address] = []
+    min_period: float = 0.0
+    max_size: int
+    domain: str | None = None
+    test_mode: bool = False
+    created_at: str
+    updated_at: str
+    token: tokens.TokenHash
+    previous_token: tokens.TokenHash | None = None
+    previous_token_until: float | None = None
+
+    def view(self) -> ChannelView:
+        return ChannelView.model_validate(self.model_dump(include=set(ChannelView.model_fields)))
+
+    def accepts(self, token: str, now: float) -> bool:
+        current = tokens.matches(token, self.token)
+        previous = False
+        if self.previous_token is not None and (self.previous_token_until or 0) > now:
+            previous = tokens.matches(token, self.previous_token)
+        return current or previous
+
+
+def now_iso(now: float | None = None) -> str:
+    return datetime.fromtimestamp(now if now is not None else time.time(), UTC).isoformat(timespec="seconds")
+
+
+@cache
+def store() -> ChannelStore:
+    return ChannelStore(settings().channels_table)
+
+
+def load(descriptor: str) -> ChannelRecord | None:
+    item = store().get(descriptor)
+    return ChannelRecord.model_validate(item) if item else None
+
+
+def put_channel(descriptor: str, spec: ChannelSpec) -> tuple[ChannelWithToken, bool]:
+    """Create (generating a token unless one is given) or replace (keeping the token unless one is given)."""
+    while True:
+        existing = load(descriptor)
+        stamp = now_iso()
+        fields = spec.model_dump(exclude={"token", "descriptor"})
+        new_token = spec.token or (None if existing else tokens.generate())
+        record = ChannelRecord(
+            descriptor=descriptor,
+            **fields,
+            created_at=existing.created_at if existing else stamp,
+            updated_at=stamp,
+            token=tokens.hash_token(new_token) if new_token else existing.token,  # type: ignore[union-attr]
+            previous_token=existing.previous_token if existing and not new_token else None,
+            previous_token_until=existing.previous_token_until if existing and not new_token else None,
+        )
+        item = record.model_dump(mode="json")
+        saved = store().replace(item) if existing else store().create(item)
+        if saved:
+            view = record.view().model_dump()
+            return ChannelWithToken(**view, token=new_token), existing is None
+        # A concurrent create or delete changed the picture: decide again on fresh state.
+
+
+def get_channel(descriptor: str) -> ChannelView:
+    record = load(descriptor)
+    if record is None:
+        raise NotFound(f"no channel named {descriptor!r}", error="channel_not_found")
+    return record.view()
+
+
+def list_channels(limit: int, cursor: str | None) -> ChannelPage:
+    items, next_cursor = store().page(limit, cursor)
+    return ChannelPage(
+        channels=[ChannelRecord.model_validate(i).view() for i in items],
+        next_cursor=next_cursor,
+    )
+
+
+def list_channels_paged(page: int, per_page: int) -> RelayeryChannelPage:
+    """mailgun-relayery's numbered pages (sorted by descriptor; reads the whole table, fine for admin use)."""
+    records = sorted((ChannelRecord.model_validate(i) for i in store().all()), key=lambda r: r.descriptor)
+    start = (page - 1) * per_page
+    return RelayeryChannelPage(
+        page=page,
+        page_count=math.ceil(len(records) / per_page),
+        per_page=per_page,
+        channels=[r.view() for r in records[start : start + per_page]],
+    )
+
+
+def delete_channel(descriptor: str) -> None:
+    if not store().delete(descriptor):
+        raise NotFound(f"no channel named {descriptor!r}", error="channel_not_found")
+
+
+def rotate_token(descriptor: str, grace_seconds: int) -> TokenResponse:
+    while True:
+        record = load(descriptor)
+        if record is None:
+            raise NotFound(f"no channel named {descriptor!r}", error="channel_not_found")
+        now = time.time()
+        new_token = tokens.generate()
+        rotated = record.model_copy(
+            update={
+                "token": tokens.hash_token(new_token),
+                "previous_token": record.token if grace_seconds > 0 else None,
+                "previous_token_until": now + grace_seconds if grace_seconds > 0 else None,
+                "updated_at": now_iso(now),
+            }
+        )
+        if store().replace(rotated.model_dump(mode="json")):
+            until = now_iso(now + grace_seconds) if grace_seconds > 0 else None
+            return TokenResponse(token=new_token, previous_token_valid_until=until)

@@ -1,0 +1,148 @@
+"""Relaying one message through a channel: auth, size, parse, rate slot, record, send, report."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from email import policy
+from email.message import EmailMessage
+from functools import cache
+
+from mailrelay.config import settings
+from mailrelay.dal.messages import MessageStore
+from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter
+from mailrelay.domain import auth, mime
+from mailrelay.domain.channels import ChannelRecord, now_iso
+from mailrelay.errors import (
+    AllProvidersFailed,
+    MessageRejected,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RelayError,
+)
+from mailrelay.http import parse_json
+from mailrelay.models.messages import MessageRequest, MessageStatus
+from mailrelay.observability import MetricUnit, logger, metrics
+from mailrelay.providers import chain
+from mailrelay.providers.base import Failure, Outgoing, Provider
+from mailrelay.providers.ses import SesProvider
+
+RAW_TYPES = {"message/rfc822"}
+JSON_TYPES = {"application/json", ""}
+
+
+class UnsupportedMediaType(RelayError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+@cache
+def limiter() -> MinPeriodLimiter:
+    return MinPeriodLimiter(settings().rate_table)
+
+
+@cache
+def messages() -> MessageStore:
+    return MessageStore(settings().messages_table)
+
+
+def providers() -> list[Provider]:
+    return [SesProvider()]
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _build(channel: ChannelRecord, body: bytes, content_type: str | None, message_id: str) -> Outgoing:
+    who = mime.ChannelAddresses(channel.sender, channel.recipients, channel.cc, channel.bcc)
+    media_type = _media_type(content_type)
+    tags: dict[str, str] = {}
+    if media_type in RAW_TYPES:
+        message: EmailMessage = mime.rewrite_raw(who, body, message_id)
+    elif media_type in JSON_TYPES or media_type.endswith("+json"):
+        request: MessageRequest = parse_json(MessageRequest, body)
+        message = mime.compose(who, request, message_id)
+        tags = request.tags
+    else:
+        raise UnsupportedMediaType(f"send application/json or message/rfc822, not {media_type!r}")
+    return Outgoing(
+        sender=channel.sender.email,
+        to=[a.email for a in channel.recipients],
+        cc=[a.email for a in channel.cc],
+        bcc=[a.email for a in channel.bcc],
+        raw=message.as_bytes(policy=policy.SMTP),
+        tags=tags,
+    )
+
+
+def send_message(headers: Mapping[str, str], body: bytes, content_type: str | None) -> MessageStatus:
+    channel = auth.authenticate_channel(headers)
+    if len(body) > channel.max_size:
+        raise PayloadTooLarge(f"request body is {len(body):,} bytes; this channel accepts at most {channel.max_size:,}")
+    message_id = str(uuid.uuid4())
+    outgoing = _build(channel, body, content_type, message_id)
+
+    slot = None
+    now = time.time()
+    if channel.min_period > 0:
+        try:
+            slot = limiter().take(f"channel#{channel.descriptor}", channel.min_period, now)
+        except Busy as busy:
+            metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+            raise RateLimited(
+                f"this channel accepts one message every {channel.min_period:g} s", busy.retry_after
+            ) from None
+
+    status = MessageStatus(
+        id=message_id, status="queued", provider_used=None, providers=[], created_at=now_iso(now),
+        test_mode=channel.test_mode,
+    )
+    record = {
+        **status.model_dump(mode="json"),
+        "descriptor": channel.descriptor,
+        "expires_at": int(now) + settings().message_retention_days * 86_400,
+    }
+    try:
+        messages().create(record)
+        if channel.test_mode:
+            logger.info("test mode: message recorded, not sent", extra={"message_id": message_id})
+            status = status.model_copy(update={"status": "sent"})
+        else:
+            delivered = chain.send(providers(), outgoing)
+            status = status.model_copy(
+                update={"status": "sent", "provider_used": delivered.provider, "providers": delivered.attempts}
+            )
+    except chain.Undelivered as undelivered:
+        if slot is not None and undelivered.failure is not Failure.UNKNOWN:
+            limiter().give_back(slot)
+        failed = status.model_copy(update={"status": "failed", "providers": undelivered.attempts})
+        messages().finish(message_id, failed.model_dump(mode="json", include={"status", "providers"}))
+        attempts = [a.model_dump(mode="json", exclude_none=True) for a in undelivered.attempts]
+        if undelivered.failure is Failure.MESSAGE:
+            metrics.add_metric(name="MessageRejected", unit=MetricUnit.Count, value=1)
+            reason = undelivered.attempts[-1].error or "rejected"
+            raise MessageRejected(f"the provider refused the message: {reason}", id=message_id,
+                                  providers=attempts) from None
+        metrics.add_metric(name="AllProvidersFailed", unit=MetricUnit.Count, value=1)
+        raise AllProvidersFailed("no provider could send the message", id=message_id, status="failed",
+                                 providers=attempts) from None
+    except BaseException:
+        if slot is not None:
+            limiter().give_back(slot)
+        raise
+    messages().finish(message_id, status.model_dump(mode="json", include={"status", "provider_used", "providers"}))
+    metrics.add_metric(name="MessageAccepted", unit=MetricUnit.Count, value=1)
+    logger.info("message accepted", extra={"message_id": message_id, "provider": status.provider_used})
+    return status
+
+
+def get_message(headers: Mapping[str, str], message_id: str) -> MessageStatus:
+    channel = auth.authenticate_channel(headers)
+    record = messages().get(message_id)
+    # Another channel's message is "not found" too: ids must not reveal other channels' traffic.
+    if record is None or record.get("descriptor") != channel.descriptor or record.get("expires_at", 0) < time.time():
+        raise NotFound("no such message for this channel", error="message_not_found")
+    return MessageStatus.model_validate(record, strict=False)

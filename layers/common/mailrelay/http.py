@@ -1,0 +1,111 @@
+"""The one place where domain errors become HTTP responses, plus small request helpers shared by the handlers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from mailrelay.errors import BadRequest, InvalidBody, NotFound, RelayError
+from mailrelay.observability import logger
+
+JSON = "application/json"
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    "additionalProperties": True,
+}
+
+
+def error_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": ERROR_SCHEMA}}}
+
+
+def model_doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"model": model}}}
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=dict(headers or {}))
+
+
+def error_response(error: RelayError) -> Response:
+    return json_response(error.status, error.body(), error.headers)
+
+
+def _validation_error(errors: list[dict[str, Any]]) -> RelayError:
+    """pydantic / Powertools error list -> 400 for malformed JSON, 422 for a well-formed body that breaks the schema."""
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors
+    ]
+    if any(d["type"] == "json_invalid" for d in detail):
+        return BadRequest("request body is not valid JSON", error="invalid_json")
+    first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+    return InvalidBody(f"{where}: {first['msg']}", detail=detail)
+
+
+def parse_json(model: type[BaseModel], raw: bytes) -> Any:
+    """Validate a JSON body against `model`, raising the same errors as the resolver's own validation."""
+    try:
+        return model.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        raise _validation_error(exc.errors(include_url=False, include_context=False)) from None
+
+
+def make_resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(RelayError)
+    def _relay_error(error: RelayError):
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _request_invalid(error: RequestValidationError):
+        return error_response(_validation_error(list(error.errors())))
+
+    @app.not_found
+    def _no_route(_: Exception):
+        return error_response(NotFound("no such route", error="no_route"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception):
+        logger.exception("unhandled error")
+        return json_response(500, {"error": "internal_error", "message": "internal error; see the function's logs"})
+
+    return app
+
+
+def headers_of(event: Mapping[str, Any]) -> dict[str, str]:
+    return {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+
+
+def body_bytes(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+def guarded(app: APIGatewayHttpResolver, guard: Callable[[dict[str, str]], None], event: dict, context: Any) -> dict:
+    """Run `guard` on the request headers before the resolver parses anything (auth before body)."""
+    try:
+        guard(headers_of(event))
+    except RelayError as error:
+        response = error_response(error)
+        return {
+            "statusCode": response.status_code,
+            "headers": {k: v for k, v in response.headers.items() if isinstance(v, str)},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)

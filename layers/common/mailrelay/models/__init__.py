@@ -1,0 +1,1 @@
+"""Pydantic request / response models (they define the OpenAPI schema too)."""

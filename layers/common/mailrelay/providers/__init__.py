@@ -1,0 +1,1 @@
+"""Sending providers behind one interface, and the chain that tries them in order."""

@@ -1,0 +1,104 @@
+"""`python -m local` (what `make run` starts): embedded AWS + the API on http://127.0.0.1:${PORT:-3000}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from local.aws import function_environment, provision, start_moto
+from local.gateway import FunctionPools, Gateway
+from local.outbox import Outbox
+from local.template import Template
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def local_routes(outbox: Outbox):
+    """Routes that exist only in the local stack (never deployed)."""
+
+    def handle(request: Request) -> Response | None:
+        if request.path == "/_local/outbox":
+            if request.method == "GET":
+                return _json({"messages": outbox.messages()})
+            if request.method == "DELETE":
+                outbox.clear()
+                return Response(status=204)
+            return _json({"error": "method_not_allowed", "message": "GET or DELETE"}, 405)
+        return None
+
+    return handle
+
+
+def banner(url: str, admin_key: str, domain: str, generated: bool) -> str:
+    key_note = "generated for this run; set MAILRELAY_ADMIN_KEY to choose one" if generated else "from MAILRELAY_ADMIN_KEY"
+    return f"""
+mailrelay local stack: {url}
+  admin key:  {admin_key}   ({key_note})
+  sender domain verified in the local SES: {domain}
+  API docs:   {url}/v1/docs      outbox: {url}/_local/outbox
+
+Try it:
+  curl -s -X PUT {url}/v1/channels/website \\
+    -H "Authorization: Bearer {admin_key}" -H "Content-Type: application/json" \\
+    -d '{{"sender": {{"email": "noreply@{domain}", "name": "Website"}}, "recipients": ["team@{domain}"], "min_period": 1}}'
+  # copy the "token" from the answer, then:
+  curl -s -X POST {url}/v1/messages -H "X-Descriptor: website" -H "X-Token: <token>" \\
+    -H "Content-Type: application/json" -d '{{"subject": "Hello", "text": "It works."}}'
+  curl -s {url}/_local/outbox
+
+Ctrl-C stops everything.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("LOCAL_WORKERS", "4")),
+                        help="worker processes (warm Lambda containers) per function")
+    args = parser.parse_args(argv)
+
+    admin_key = os.environ.get("MAILRELAY_ADMIN_KEY") or ""
+    generated = not admin_key
+    admin_key = admin_key or secrets.token_urlsafe(32)
+    domain = os.environ.get("MAILRELAY_LOCAL_SENDER_DOMAIN", "example.com")
+
+    template = Template()
+    moto_server, endpoint = start_moto()
+    local = provision(template, endpoint, {"SenderDomain": domain}, admin_key)
+    pools = FunctionPools(
+        template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
+    )
+    gateway = Gateway(template, pools, extra=local_routes(Outbox(endpoint)),
+                      log=lambda line: print(line, file=sys.stderr, flush=True))
+    httpd = make_server(args.host, args.port, gateway, threaded=True)
+    url = f"http://{args.host}:{httpd.server_port}"
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(banner(url, admin_key, domain, generated), flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+        pools.shutdown()
+        moto_server.stop()
+        print("mailrelay local stack stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Embedded AWS: a moto server, provisioned from template.yaml's own resources."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from local.template import Template, evaluate
+
+REGION = "us-east-1"
+# moto accepts any credentials; these never leave the machine.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+# CreateTable takes only some of AWS::DynamoDB::Table's properties; TTL is a separate call.
+_CREATE_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes",
+                      "LocalSecondaryIndexes", "ProvisionedThroughput")
+
+
+@dataclass
+class LocalAws:
+    endpoint: str
+    refs: dict[str, Any]  # what !Ref gives for each parameter and provisioned resource
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **_boto_credentials())
+
+    def environment(self) -> dict[str, str]:
+        """Process environment that points boto3 (and so every function) at this moto server."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION}
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {"aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"]}
+
+
+def start_moto():
+    """Start moto's server on a free loopback port, quietly; returns (server, endpoint URL)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def provision(template: Template, endpoint: str, parameters: Mapping[str, str], admin_key: str) -> LocalAws:
+    """Create every table, secret and SES identity the template declares (honouring resource Conditions)."""
+    refs: dict[str, Any] = {**template.parameter_defaults(), **parameters, "AWS::Region": REGION,
+                            "AWS::AccountId": "123456789012", "AWS::StackName": "mailrelay-local",
+                            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    local = LocalAws(endpoint=endpoint, refs=refs)
+    conditions = template.doc.get("Conditions", {})
+
+    def wanted(resource: dict[str, Any]) -> bool:
+        return "Condition" not in resource or bool(evaluate(conditions[resource["Condition"]], refs, conditions))
+
+    dynamodb = local.client("dynamodb")
+    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
+        if not wanted(resource):
+            continue
+        props = resource["Properties"]
+        name = props.get("TableName", f"mailrelay-local-{logical_id}")
+        dynamodb.create_table(TableName=name, **{k: props[k] for k in _CREATE_TABLE_KEYS if k in props})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        refs[logical_id] = name
+
+    secrets = local.client("secretsmanager")
+    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
+        if not wanted(resource):
+            continue
+        props = resource["Properties"]
+        generate = props.get("GenerateSecretString", {})
+        value = json.loads(generate.get("SecretStringTemplate", "{}"))
+        if "GenerateStringKey" in generate:
+            value[generate["GenerateStringKey"]] = admin_key  # the one generated value is the local admin key
+        created = secrets.create_secret(Name=props.get("Name", f"mailrelay-local-{logical_id}"),
+                                        SecretString=json.dumps(value))
+        refs[logical_id] = created["ARN"]
+
+    ses = local.client("sesv2")
+    for _logical_id, resource in template.of_type("AWS::SES::EmailIdentity").items():
+        if wanted(resource):
+            ses.create_email_identity(EmailIdentity=evaluate(resource["Properties"]["EmailIdentity"], refs))
+    return local
+
+
+def function_environment(template: Template, function: str, local: LocalAws) -> dict[str, str]:
+    """A function's Environment from the template, resolved against the local resources, plus local settings."""
+    env = {name: str(evaluate(value, local.refs)) for name, value in template.functions[function].environment.items()}
+    env.update(local.environment())
+    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
+    env.setdefault("POWERTOOLS_METRICS_DISABLED", os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"))
+    env["AWS_LAMBDA_FUNCTION_NAME"] = function
+    return env

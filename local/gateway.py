@@ -1,0 +1,196 @@
+"""A local stand-in for API Gateway's HTTP API: HTTP request -> payload v2 event -> the real lambda_handler.
+
+Each function runs in its own pool of worker processes, like Lambda containers: one event at a time per worker,
+several workers side by side, so concurrent requests really race on the (moto) DynamoDB tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import multiprocessing
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from local.template import Route, Template, load_handler
+
+# Lambda refuses synchronous payloads over 6 MB; API Gateway's own HTTP API limit is 10 MB.
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+API_PAYLOAD_LIMIT = 10 * 1024 * 1024
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
+               "application/x-www-form-urlencoded")
+
+
+class LambdaContext:
+    def __init__(self, function_name: str, timeout_s: float = 29.0):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def is_text(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return not media or media.startswith(_TEXT_TYPES) or media.endswith("+json") or media.endswith("+xml")
+
+
+def build_event(request: Request, route: Route, path_parameters: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The HTTP API payload format 2.0 event API Gateway would send for this request."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for name, value in request.args.items(multi=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    text = is_text(headers.get("content-type", ""))
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode("latin-1"),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": request.host,
+            "domainPrefix": request.host.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex[:20],
+            "routeKey": route.key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": not text,
+    }
+    if request.cookies:
+        event["cookies"] = [f"{k}={v}" for k, v in request.cookies.items()]
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if body:
+        event["body"] = body.decode("utf-8", "replace") if text else base64.b64encode(body).decode()
+    return event
+
+
+def to_response(result: Any) -> Response:
+    """Lambda proxy result (payload v2) -> HTTP response, as API Gateway does it."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return Response(json.dumps(result), status=200, content_type="application/json")
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    response = Response(data, status=int(result["statusCode"]))
+    response.headers.clear()
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+# ---------------------------------------------------------------- worker processes
+
+_worker_handler: Callable[[dict, Any], Any] | None = None
+_worker_function: str = ""
+
+
+def _init_worker(function: Any, environment: dict[str, str]) -> None:
+    global _worker_handler, _worker_function
+    os.environ.update(environment)
+    _worker_function = function.logical_id
+    _worker_handler = load_handler(function)
+
+
+def _invoke(event: dict[str, Any]) -> dict[str, Any]:
+    assert _worker_handler is not None
+    try:
+        return {"ok": _worker_handler(event, LambdaContext(_worker_function))}
+    except Exception:
+        return {"error": traceback.format_exc()}
+
+
+class FunctionPools:
+    """One process pool per function. Workers start on first use (a cold start) and stay warm."""
+
+    def __init__(self, template: Template, environments: Mapping[str, dict[str, str]], workers: int):
+        context = multiprocessing.get_context("spawn")
+        self._pools = {
+            name: ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                                      initargs=(function, environments[name]))
+            for name, function in template.functions.items()
+        }
+
+    def invoke(self, function: str, event: dict[str, Any], timeout: float = 29.0) -> dict[str, Any]:
+        return self._pools[function].submit(_invoke, event).result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Gateway:
+    """WSGI app: template routes -> functions; `extra` handles paths the template does not route (local only)."""
+
+    def __init__(self, template: Template, pools: FunctionPools,
+                 extra: Callable[[Request], Response | None] | None = None, log: Callable[[str], None] = print):
+        self.template = template
+        self.pools = pools
+        self.extra = extra
+        self.log = log
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        if self.extra is not None:
+            handled = self.extra(request)
+            if handled is not None:
+                return handled
+        found = self.template.match(request.method, request.path)
+        if found is None:
+            return _gateway_error(404, "Not Found")
+        route, params = found
+        body = request.get_data(cache=False)
+        if len(body) > API_PAYLOAD_LIMIT:
+            return _gateway_error(413, "Request Entity Too Large")
+        event = build_event(request, route, params, body)
+        if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
+            return _gateway_error(413, "Request Entity Too Large")
+        try:
+            outcome = self.pools.invoke(route.function, event)
+        except TimeoutError:
+            return _gateway_error(503, "Service Unavailable")
+        if "error" in outcome:
+            self.log(f"{route.function} raised:\n{outcome['error']}")
+            return _gateway_error(500, "Internal Server Error")
+        return to_response(outcome["ok"])
+
+
+def _gateway_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json")

@@ -1,0 +1,175 @@
+"""Reads template.yaml: the route table, functions, resources and environment. Nothing here keeps a second list."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+_SHORT_TAGS = {"Ref": "Ref", "Condition": "Condition"}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, !GetAtt, ...) into their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {_SHORT_TAGS.get(suffix, f"Fn::{suffix}"): value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    authorization: str = "NONE"
+    pattern: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """API Gateway prefers literal segments over variables, and shorter greedy matches last."""
+        return (self.path.count("{"), -len(self.path))
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_uri: str
+    handler: str
+    environment: Mapping[str, Any]
+
+    @property
+    def source(self) -> Path:
+        module = self.handler.rsplit(".", 1)[0]
+        return ROOT / self.code_uri / (module.replace(".", "/") + ".py")
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE):
+        self.path = path
+        self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 (SafeLoader subclass)
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.doc.get("Resources", {})
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v.get("Type") == resource_type}
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {k: str(v.get("Default", "")) for k, v in self.doc.get("Parameters", {}).items()}
+
+    @cached_property
+    def functions(self) -> dict[str, Function]:
+        globals_ = self.doc.get("Globals", {}).get("Function", {})
+        base_env = globals_.get("Environment", {}).get("Variables", {})
+        functions = {}
+        for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
+            props = resource.get("Properties", {})
+            env = {**base_env, **props.get("Environment", {}).get("Variables", {})}
+            functions[logical_id] = Function(
+                logical_id=logical_id,
+                code_uri=str(props.get("CodeUri", globals_.get("CodeUri", ""))).rstrip("/"),
+                handler=props.get("Handler", globals_.get("Handler", "")),
+                environment=env,
+            )
+        return functions
+
+    @cached_property
+    def routes(self) -> list[Route]:
+        """Every AWS::ApiGatewayV2::Route, most specific first, with the function its integration invokes."""
+        integrations = self.of_type("AWS::ApiGatewayV2::Integration")
+        routes = []
+        for logical_id, resource in self.of_type("AWS::ApiGatewayV2::Route").items():
+            props = resource["Properties"]
+            method, path = props["RouteKey"].split(" ", 1)
+            target = props["Target"]["Fn::Sub"]
+            match = re.fullmatch(r"integrations/\$\{(\w+)\}", target)
+            if not match or match.group(1) not in integrations:
+                raise ValueError(f"{logical_id}: target {target!r} is not an integration in the template")
+            uri = integrations[match.group(1)]["Properties"]["IntegrationUri"]
+            function = uri["Fn::GetAtt"][0]
+            if function not in self.functions:
+                raise ValueError(f"{logical_id}: integration invokes {function!r}, which is not a function")
+            auth = props.get("AuthorizationType", "NONE")
+            routes.append(Route(method=method, path=path, function=function, authorization=str(auth)))
+        return sorted(routes, key=lambda r: r.specificity)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            if route.method == method or route.method == "ANY":
+                found = route.pattern.match(path)
+                if found:
+                    return route, found.groupdict()
+        return None
+
+    def condition(self, name: str, parameters: Mapping[str, str]) -> bool:
+        return bool(evaluate(self.doc.get("Conditions", {})[name], parameters, self.doc.get("Conditions", {})))
+
+
+def evaluate(node: Any, refs: Mapping[str, Any], conditions: Mapping[str, Any] | None = None) -> Any:
+    """Resolve the intrinsics the local stack needs: Ref, Sub (${Name} only), Equals, Not, And, Or, If, Condition."""
+    conditions = conditions or {}
+    if isinstance(node, dict) and len(node) == 1:
+        (name, arg), = node.items()
+        if name == "Ref":
+            if arg not in refs:
+                raise KeyError(f"!Ref {arg}: not known to the local stack")
+            return refs[arg]
+        if name == "Fn::Sub":
+            return re.sub(r"\$\{([\w.:]+)\}", lambda m: str(evaluate({"Ref": m.group(1)}, refs)), arg)
+        if name == "Fn::Equals":
+            return evaluate(arg[0], refs, conditions) == evaluate(arg[1], refs, conditions)
+        if name == "Fn::Not":
+            return not evaluate(arg[0], refs, conditions)
+        if name == "Fn::And":
+            return all(evaluate(a, refs, conditions) for a in arg)
+        if name == "Fn::Or":
+            return any(evaluate(a, refs, conditions) for a in arg)
+        if name in ("Condition",):
+            return evaluate(conditions[arg], refs, conditions)
+        if name == "Fn::If":
+            return evaluate(arg[1] if evaluate(conditions[arg[0]], refs, conditions) else arg[2], refs, conditions)
+    return node
+
+
+def load_handler(function: Function) -> Callable[[dict, Any], Any]:
+    """Import a function's handler from its CodeUri, under a module name of its own (every function has an app.py)."""
+    module_name, attr = function.handler.rsplit(".", 1)
+    spec = importlib.util.spec_from_file_location(f"function_{function.logical_id}", function.source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {function.source}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, attr)
