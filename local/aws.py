@@ -24,7 +24,7 @@ _CREATE_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "Globa
 
 @dataclass
 class LocalAws:
-    endpoint: str
+    endpoint: str | None  # None: in-process moto (`mock_aws`), as the integration tests use it
     refs: dict[str, Any]  # what !Ref gives for each parameter and provisioned resource
 
     def client(self, service: str):
@@ -32,8 +32,10 @@ class LocalAws:
 
     def environment(self) -> dict[str, str]:
         """Process environment that points boto3 (and so every function) at this moto server."""
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION}
+        env = {**FAKE_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+        if self.endpoint:
+            env["AWS_ENDPOINT_URL"] = self.endpoint
+        return env
 
 
 def _boto_credentials() -> dict[str, str]:
@@ -53,7 +55,7 @@ def start_moto():
     return server, f"http://{host}:{port}"
 
 
-def provision(template: Template, endpoint: str, parameters: Mapping[str, str], admin_key: str) -> LocalAws:
+def provision(template: Template, endpoint: str | None, parameters: Mapping[str, str], admin_key: str) -> LocalAws:
     """Create every table, secret and SES identity the template declares (honouring resource Conditions)."""
     refs: dict[str, Any] = {**template.parameter_defaults(), **parameters, "AWS::Region": REGION,
                             "AWS::AccountId": "123456789012", "AWS::StackName": "mailrelay-local",

@@ -44,7 +44,8 @@ NOT_FOUND = {404: error_doc("no such channel")}
 )
 def put_channel(descriptor: Descriptor, spec: Annotated[ChannelSpec, Body()]):
     channel, created = channels.put_channel(descriptor, spec)
-    return json_response(201 if created else 200, channel.model_dump(mode="json", exclude_none=True))
+    hidden = {"token"} if channel.token is None else set()
+    return json_response(201 if created else 200, channel.model_dump(mode="json", exclude=hidden))
 
 
 @app.get("/v1/channels/<descriptor>", summary="Read a channel", tags=["control"], security=ADMIN,

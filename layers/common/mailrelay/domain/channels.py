@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
-from functools import cache
 
 from pydantic import BaseModel
 
@@ -57,7 +56,6 @@ def now_iso(now: float | None = None) -> str:
     return datetime.fromtimestamp(now if now is not None else time.time(), UTC).isoformat(timespec="seconds")
 
 
-@cache
 def store() -> ChannelStore:
     return ChannelStore(settings().channels_table)
 

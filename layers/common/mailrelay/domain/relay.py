@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Mapping
 from email import policy
 from email.message import EmailMessage
-from functools import cache
 
 from mailrelay.config import settings
 from mailrelay.dal.messages import MessageStore
@@ -38,12 +37,10 @@ class UnsupportedMediaType(RelayError):
     code = "unsupported_media_type"
 
 
-@cache
 def limiter() -> MinPeriodLimiter:
     return MinPeriodLimiter(settings().rate_table)
 
 
-@cache
 def messages() -> MessageStore:
     return MessageStore(settings().messages_table)
 

@@ -1,0 +1,72 @@
+"""Tokens (hash only, constant-time compare) and MIME composition (channel decides every address)."""
+
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+
+from mailrelay.domain import mime, tokens
+from mailrelay.errors import InvalidBody
+from mailrelay.models.common import Address
+from mailrelay.models.messages import MessageRequest
+
+WHO = mime.ChannelAddresses(
+    sender=Address(email="noreply@example.com", name="Wébsite"),
+    to=[Address(email="team@example.com")],
+    cc=[Address(email="boss@example.com", name="Boss")],
+    bcc=[Address(email="audit@example.com")],
+)
+
+
+def test_generated_tokens_are_long_random_and_only_hashes_are_kept():
+    first, second = tokens.generate(), tokens.generate()
+    assert first != second and len(first) >= 43  # 32 bytes, urlsafe base64
+    stored = tokens.hash_token(first)
+    assert first not in stored.model_dump_json()
+    assert tokens.matches(first, stored)
+    assert not tokens.matches(second, stored)
+    assert tokens.hash_token(first).salt != stored.salt  # salted: same token, different hash
+
+
+def parse(message):
+    return BytesParser(policy=policy.default).parsebytes(message.as_bytes(policy=policy.SMTP))
+
+
+def test_compose_sets_channel_addresses_and_every_part():
+    request = MessageRequest.model_validate({
+        "subject": "Héllo", "text": "plain", "html": "<b>html</b>", "reply_to": "visitor@example.org",
+        "attachments": [{"filename": "a.pdf", "content_type": "application/pdf", "content": "JVBERi0="}],
+    })
+    message = parse(mime.compose(WHO, request, "id-1"))
+    assert message["From"].addresses[0].addr_spec == "noreply@example.com"
+    assert message["From"].addresses[0].display_name == "Wébsite"
+    assert [a.addr_spec for a in message["To"].addresses] == ["team@example.com"]
+    assert [a.addr_spec for a in message["Cc"].addresses] == ["boss@example.com"]
+    assert message["Bcc"] is None  # Bcc travels in the envelope only
+    assert str(message["Subject"]) == "Héllo"
+    assert str(message["Reply-To"]) == "visitor@example.org"
+    assert message["X-Mailrelay-Id"] == "id-1"
+    assert message["Message-ID"].endswith("@example.com>")
+    assert message.get_body(("plain",)).get_content().strip() == "plain"
+    assert message.get_body(("html",)).get_content().strip() == "<b>html</b>"
+    [attachment] = message.iter_attachments()
+    assert attachment.get_filename() == "a.pdf"
+    assert attachment.get_payload(decode=True) == b"%PDF-"
+
+
+def test_raw_message_keeps_content_and_replaces_addresses():
+    raw = (b"From: attacker@evil.test\r\nTo: victim@elsewhere.test\r\nBcc: hidden@evil.test\r\n"
+           b"Subject: Backup done\r\nContent-Type: text/plain\r\n\r\nAll good.\r\n")
+    message = parse(mime.rewrite_raw(WHO, raw, "id-2"))
+    assert message["From"].addresses[0].addr_spec == "noreply@example.com"
+    assert [a.addr_spec for a in message["To"].addresses] == ["team@example.com"]
+    assert message["Bcc"] is None
+    assert "evil.test" not in message.as_string() and "elsewhere.test" not in message.as_string()
+    assert str(message["Subject"]) == "Backup done"
+    assert message.get_content().strip() == "All good."
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \r\n", b"just some text without headers"])
+def test_raw_message_must_be_rfc822(raw):
+    with pytest.raises(InvalidBody):
+        mime.rewrite_raw(WHO, raw, "id-3")
