@@ -32,7 +32,7 @@ SEND_RESPONSES = {
 def _send():
     event = app.current_event
     status = relay.send_message(event.headers, body_bytes(event.raw_event), event.headers.get("content-type"))
-    return json_response(200, status.model_dump(mode="json", exclude_none=True))
+    return json_response(200, status.model_dump(mode="json"))
 
 
 @app.post("/v1/messages", summary="Send a message through a channel", tags=["relay"], security=CHANNEL,
@@ -52,7 +52,7 @@ def relayery_send_message():
                                       404: error_doc("no such message for this channel")})
 def get_message(id: Annotated[str, Path(max_length=64, description="message id")]):  # noqa: A002
     status = relay.get_message(app.current_event.headers, id)
-    return json_response(200, status.model_dump(mode="json", exclude_none=True))
+    return json_response(200, status.model_dump(mode="json"))
 
 
 @app.get("/v1/health", summary="Liveness", tags=["meta"])

@@ -117,7 +117,7 @@ def send_message(headers: Mapping[str, str], body: bytes, content_type: str | No
             limiter().give_back(slot)
         failed = status.model_copy(update={"status": "failed", "providers": undelivered.attempts})
         messages().finish(message_id, failed.model_dump(mode="json", include={"status", "providers"}))
-        attempts = [a.model_dump(mode="json", exclude_none=True) for a in undelivered.attempts]
+        attempts = failed.model_dump(mode="json")["providers"]
         if undelivered.failure is Failure.MESSAGE:
             metrics.add_metric(name="MessageRejected", unit=MetricUnit.Count, value=1)
             reason = undelivered.attempts[-1].error or "rejected"

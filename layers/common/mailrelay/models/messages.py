@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, Field, field_serializer, model_validator
 
 from mailrelay.models.common import Email, HeaderText, Strict
 
@@ -79,3 +79,7 @@ class MessageStatus(BaseModel):
     providers: list[Attempt]
     created_at: str
     test_mode: bool = False
+
+    @field_serializer("providers")
+    def _compact(self, providers: list[Attempt]) -> list[dict]:
+        return [p.model_dump(mode="json", exclude_none=True) for p in providers]
