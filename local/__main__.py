@@ -12,7 +12,7 @@ import sys
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local.aws import function_environment, provision, start_moto
+from local.aws import MotoServer, function_environment, provision
 from local.gateway import FunctionPools, Gateway
 from local.outbox import Outbox
 from local.template import Template
@@ -39,7 +39,9 @@ def local_routes(outbox: Outbox):
 
 
 def banner(url: str, admin_key: str, domain: str, generated: bool) -> str:
-    key_note = "generated for this run; set MAILRELAY_ADMIN_KEY to choose one" if generated else "from MAILRELAY_ADMIN_KEY"
+    key_note = (
+        "generated for this run; set MAILRELAY_ADMIN_KEY to choose one" if generated else "from MAILRELAY_ADMIN_KEY"
+    )
     return f"""
 mailrelay local stack: {url}
   admin key:  {admin_key}   ({key_note})
@@ -49,7 +51,7 @@ mailrelay local stack: {url}
 Try it:
   curl -s -X PUT {url}/v1/channels/website \\
     -H "Authorization: Bearer {admin_key}" -H "Content-Type: application/json" \\
-    -d '{{"sender": {{"email": "noreply@{domain}", "name": "Website"}}, "recipients": ["team@{domain}"], "min_period": 1}}'
+    -d '{{"sender": "noreply@{domain}", "recipients": ["team@{domain}"], "min_period": 1}}'
   # copy the "token" from the answer, then:
   curl -s -X POST {url}/v1/messages -H "X-Descriptor: website" -H "X-Token: <token>" \\
     -H "Content-Type: application/json" -d '{{"subject": "Hello", "text": "It works."}}'
@@ -63,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("LOCAL_WORKERS", "4")),
-                        help="worker processes (warm Lambda containers) per function")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("LOCAL_WORKERS", "2")),
+        help="worker processes (warm Lambda containers) per function",
+    )
     args = parser.parse_args(argv)
 
     admin_key = os.environ.get("MAILRELAY_ADMIN_KEY") or ""
@@ -73,13 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     domain = os.environ.get("MAILRELAY_LOCAL_SENDER_DOMAIN", "example.com")
 
     template = Template()
-    moto_server, endpoint = start_moto()
+    moto_server = MotoServer().start()
+    endpoint = moto_server.endpoint
     local = provision(template, endpoint, {"SenderDomain": domain}, admin_key)
     pools = FunctionPools(
         template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
     )
-    gateway = Gateway(template, pools, extra=local_routes(Outbox(endpoint)),
-                      log=lambda line: print(line, file=sys.stderr, flush=True))
+    pools.warm()
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    gateway = Gateway(template, pools, local_routes=local_routes(Outbox(endpoint)), log=log)
     httpd = make_server(args.host, args.port, gateway, threaded=True)
     url = f"http://{args.host}:{httpd.server_port}"
 

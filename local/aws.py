@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import requests
 
 from local.template import Template, evaluate
 
@@ -18,8 +20,14 @@ REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 # CreateTable takes only some of AWS::DynamoDB::Table's properties; TTL is a separate call.
-_CREATE_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes",
-                      "LocalSecondaryIndexes", "ProvisionedThroughput")
+_CREATE_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "BillingMode",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "ProvisionedThroughput",
+)
 
 
 @dataclass
@@ -39,27 +47,67 @@ class LocalAws:
 
 
 def _boto_credentials() -> dict[str, str]:
-    return {"aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"]}
+    return {
+        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    }
 
 
-def start_moto():
-    """Start moto's server on a free loopback port, quietly; returns (server, endpoint URL)."""
-    from moto.server import ThreadedMotoServer
+class AtomicDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time.
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
+    moto checks a ConditionExpression and then writes without a lock, so under truly simultaneous requests two
+    conditional writes can both succeed (seen: 2 winners of 20 threads released by a barrier). Real DynamoDB makes
+    each conditional write atomic; serialising DynamoDB calls gives the local stack that same guarantee.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self.lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+class MotoServer:
+    """moto's server on a loopback port in a background thread (like ThreadedMotoServer, plus AtomicDynamoDB)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.endpoint = f"http://{host}:{self._server.server_port}"
+
+    def start(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and forget every resource (moto's state is per process)."""
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+        self._server.shutdown()
+        self._thread.join()
 
 
 def provision(template: Template, endpoint: str | None, parameters: Mapping[str, str], admin_key: str) -> LocalAws:
     """Create every table, secret and SES identity the template declares (honouring resource Conditions)."""
-    refs: dict[str, Any] = {**template.parameter_defaults(), **parameters, "AWS::Region": REGION,
-                            "AWS::AccountId": "123456789012", "AWS::StackName": "mailrelay-local",
-                            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+    refs: dict[str, Any] = {
+        **template.parameter_defaults(),
+        **parameters,
+        "AWS::Region": REGION,
+        "AWS::AccountId": "123456789012",
+        "AWS::StackName": "mailrelay-local",
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
     local = LocalAws(endpoint=endpoint, refs=refs)
     conditions = template.doc.get("Conditions", {})
 
@@ -87,8 +135,9 @@ def provision(template: Template, endpoint: str | None, parameters: Mapping[str,
         value = json.loads(generate.get("SecretStringTemplate", "{}"))
         if "GenerateStringKey" in generate:
             value[generate["GenerateStringKey"]] = admin_key  # the one generated value is the local admin key
-        created = secrets.create_secret(Name=props.get("Name", f"mailrelay-local-{logical_id}"),
-                                        SecretString=json.dumps(value))
+        created = secrets.create_secret(
+            Name=props.get("Name", f"mailrelay-local-{logical_id}"), SecretString=json.dumps(value)
+        )
         refs[logical_id] = created["ARN"]
 
     ses = local.client("sesv2")

@@ -25,8 +25,13 @@ from local.template import Route, Template, load_handler
 # Lambda refuses synchronous payloads over 6 MB; API Gateway's own HTTP API limit is 10 MB.
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 API_PAYLOAD_LIMIT = 10 * 1024 * 1024
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
-               "application/x-www-form-urlencoded")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 
 
 class LambdaContext:
@@ -133,16 +138,36 @@ def _invoke(event: dict[str, Any]) -> dict[str, Any]:
         return {"error": traceback.format_exc()}
 
 
+def _busy_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
 class FunctionPools:
-    """One process pool per function. Workers start on first use (a cold start) and stay warm."""
+    """One process pool per function; `warm()` starts every worker up front (like provisioned concurrency)."""
 
     def __init__(self, template: Template, environments: Mapping[str, dict[str, str]], workers: int):
         context = multiprocessing.get_context("spawn")
+        self.workers = workers
         self._pools = {
-            name: ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                      initargs=(function, environments[name]))
+            name: ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(function, environments[name]),
+            )
             for name, function in template.functions.items()
         }
+
+    def warm(self, timeout: float = 120.0) -> None:
+        """Start and initialise every worker, so that a burst of requests really runs side by side."""
+        deadline = time.monotonic() + timeout
+        for pool in self._pools.values():
+            pids: set[int] = set()
+            while len(pids) < self.workers and time.monotonic() < deadline:
+                # Each task holds its worker a moment, so the next task needs another worker.
+                futures = [pool.submit(_busy_pid, 0.3) for _ in range(self.workers)]
+                pids |= {f.result(timeout=timeout) for f in futures}
 
     def invoke(self, function: str, event: dict[str, Any], timeout: float = 29.0) -> dict[str, Any]:
         return self._pools[function].submit(_invoke, event).result(timeout=timeout)
@@ -153,13 +178,18 @@ class FunctionPools:
 
 
 class Gateway:
-    """WSGI app: template routes -> functions; `extra` handles paths the template does not route (local only)."""
+    """WSGI app: template routes -> functions; `local_routes` handles paths the template does not route (local only)."""
 
-    def __init__(self, template: Template, pools: FunctionPools,
-                 extra: Callable[[Request], Response | None] | None = None, log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        template: Template,
+        pools: FunctionPools,
+        local_routes: Callable[[Request], Response | None] | None = None,
+        log: Callable[[str], None] = print,
+    ):
         self.template = template
         self.pools = pools
-        self.extra = extra
+        self.local_routes = local_routes
         self.log = log
 
     def __call__(self, environ, start_response):
@@ -168,8 +198,8 @@ class Gateway:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        if self.extra is not None:
-            handled = self.extra(request)
+        if self.local_routes is not None:
+            handled = self.local_routes(request)
             if handled is not None:
                 return handled
         found = self.template.match(request.method, request.path)

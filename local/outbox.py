@@ -24,8 +24,11 @@ def describe(provider: str, raw: bytes, envelope: list[str] | None = None) -> di
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     attachments = [
-        {"filename": part.get_filename(), "content_type": part.get_content_type(),
-         "size": len(part.get_payload(decode=True) or b"")}
+        {
+            "filename": part.get_filename(),
+            "content_type": part.get_content_type(),
+            "size": len(part.get_payload(decode=True) or b""),
+        }
         for part in message.iter_attachments()
     ]
     return {

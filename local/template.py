@@ -141,7 +141,7 @@ def evaluate(node: Any, refs: Mapping[str, Any], conditions: Mapping[str, Any] |
     """Resolve the intrinsics the local stack needs: Ref, Sub (${Name} only), Equals, Not, And, Or, If, Condition."""
     conditions = conditions or {}
     if isinstance(node, dict) and len(node) == 1:
-        (name, arg), = node.items()
+        ((name, arg),) = node.items()
         if name == "Ref":
             if arg not in refs:
                 raise KeyError(f"!Ref {arg}: not known to the local stack")

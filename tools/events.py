@@ -40,18 +40,43 @@ SAMPLES = [
     ("control-list-channels", "GET", "/v1/channels?limit=10", ADMIN, None),
     ("control-delete-channel", "DELETE", "/v1/channels/website", ADMIN, None),
     ("control-rotate-token", "POST", "/v1/channels/website/token", {**ADMIN, **JSON_TYPE}, {"grace_seconds": 300}),
-    ("relayery-put-channel", "PUT", "/api/channel", {**ADMIN, **JSON_TYPE},
-     {"descriptor": "website", "token": "a-token-of-at-least-16-chars", **CHANNEL_BODY}),
+    (
+        "relayery-put-channel",
+        "PUT",
+        "/api/channel",
+        {**ADMIN, **JSON_TYPE},
+        {"descriptor": "website", "token": "a-token-of-at-least-16-chars", **CHANNEL_BODY},
+    ),
     ("relayery-delete-channel", "DELETE", "/api/channel", {**ADMIN, **JSON_TYPE}, "website"),
     ("relayery-list-channels", "GET", "/api/list_channels?page=1&per_page=20", ADMIN, None),
-    ("relay-send-message", "POST", "/v1/messages", {**CHANNEL, **JSON_TYPE},
-     {"subject": "Hello from the website", "text": "Plain text body", "html": "<p>HTML body</p>",
-      "reply_to": "visitor@example.org", "tags": {"source": "website"},
-      "attachments": [{"filename": "hello.txt", "content_type": "text/plain",
-                       "content": base64.b64encode(b"hello\n").decode()}]}),
+    (
+        "relay-send-message",
+        "POST",
+        "/v1/messages",
+        {**CHANNEL, **JSON_TYPE},
+        {
+            "subject": "Hello from the website",
+            "text": "Plain text body",
+            "html": "<p>HTML body</p>",
+            "reply_to": "visitor@example.org",
+            "tags": {"source": "website"},
+            "attachments": [
+                {
+                    "filename": "hello.txt",
+                    "content_type": "text/plain",
+                    "content": base64.b64encode(b"hello\n").decode(),
+                }
+            ],
+        },
+    ),
     ("relay-send-raw-message", "POST", "/v1/messages", {**CHANNEL, "Content-Type": "message/rfc822"}, RAW_MESSAGE),
-    ("relayery-send-message", "POST", "/api/message", {**CHANNEL, **JSON_TYPE},
-     {"subject": "a message from your friend", "content": "hello there"}),
+    (
+        "relayery-send-message",
+        "POST",
+        "/api/message",
+        {**CHANNEL, **JSON_TYPE},
+        {"subject": "a message from your friend", "content": "hello there"},
+    ),
     ("relay-get-message", "GET", "/v1/messages/00000000-0000-4000-8000-000000000000", CHANNEL, None),
     ("meta-health", "GET", "/v1/health", {}, None),
     ("meta-openapi", "GET", "/v1/openapi.json", {}, None),
@@ -61,8 +86,13 @@ SAMPLES = [
 
 def sample_event(method: str, path: str, headers: dict[str, str], body: object) -> dict:
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    builder = EnvironBuilder(method=method, path=path.split("?")[0], query_string=path.partition("?")[2],
-                             headers={"User-Agent": "curl/8.5.0", "Host": "api.example.com", **headers}, data=data)
+    builder = EnvironBuilder(
+        method=method,
+        path=path.split("?")[0],
+        query_string=path.partition("?")[2],
+        headers={"User-Agent": "curl/8.5.0", "Host": "api.example.com", **headers},
+        data=data,
+    )
     request = Request(builder.get_environ())
     found = Template().match(method, request.path)
     if found is None:
@@ -70,8 +100,13 @@ def sample_event(method: str, path: str, headers: dict[str, str], body: object) 
     route, params = found
     event = build_event(request, route, params, data or b"")
     # Stable values, so regenerating gives the same files.
-    event["requestContext"].update(requestId="local-sample-request", time="22/Nov/2026:00:00:00 +0000",
-                                   timeEpoch=1795305600000, domainName="api.example.com", domainPrefix="api")
+    event["requestContext"].update(
+        requestId="local-sample-request",
+        time="22/Nov/2026:00:00:00 +0000",
+        timeEpoch=1795305600000,
+        domainName="api.example.com",
+        domainPrefix="api",
+    )
     event["requestContext"]["http"]["sourceIp"] = "203.0.113.10"
     return event
 

@@ -22,8 +22,9 @@ from mailrelay.models.messages import MessageRequest
 SEND_ROUTES = ("/v1/messages", "/api/message")
 SECURITY_SCHEMES = {
     "adminKey": HTTPBearer(description="admin key (or header X-Admin-Key when SigV4 signs the request)"),
-    "channelToken": APIKey(**{"in": APIKeyIn.header}, name="X-Token",
-                           description="channel token; send the channel name in X-Descriptor"),
+    "channelToken": APIKey(
+        **{"in": APIKeyIn.header}, name="X-Token", description="channel token; send the channel name in X-Descriptor"
+    ),
     "channelBearer": HTTPBearer(description="`<descriptor>:<token>`"),
 }
 

@@ -48,14 +48,24 @@ def put_channel(descriptor: Descriptor, spec: Annotated[ChannelSpec, Body()]):
     return json_response(201 if created else 200, channel.model_dump(mode="json", exclude=hidden))
 
 
-@app.get("/v1/channels/<descriptor>", summary="Read a channel", tags=["control"], security=ADMIN,
-         responses={200: model_doc("the channel (never its token)", ChannelView), **COMMON, **NOT_FOUND})
+@app.get(
+    "/v1/channels/<descriptor>",
+    summary="Read a channel",
+    tags=["control"],
+    security=ADMIN,
+    responses={200: model_doc("the channel (never its token)", ChannelView), **COMMON, **NOT_FOUND},
+)
 def get_channel(descriptor: Descriptor):
     return json_response(200, channels.get_channel(descriptor))
 
 
-@app.get("/v1/channels", summary="List channels", tags=["control"], security=ADMIN,
-         responses={200: model_doc("a page of channels", ChannelPage), **COMMON})
+@app.get(
+    "/v1/channels",
+    summary="List channels",
+    tags=["control"],
+    security=ADMIN,
+    responses={200: model_doc("a page of channels", ChannelPage), **COMMON},
+)
 def list_channels(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
@@ -63,15 +73,25 @@ def list_channels(
     return json_response(200, channels.list_channels(limit, cursor))
 
 
-@app.delete("/v1/channels/<descriptor>", summary="Delete a channel", tags=["control"], security=ADMIN,
-            responses={204: {"description": "deleted"}, **COMMON, **NOT_FOUND})
+@app.delete(
+    "/v1/channels/<descriptor>",
+    summary="Delete a channel",
+    tags=["control"],
+    security=ADMIN,
+    responses={204: {"description": "deleted"}, **COMMON, **NOT_FOUND},
+)
 def delete_channel(descriptor: Descriptor):
     channels.delete_channel(descriptor)
     return Response(status_code=204)
 
 
-@app.post("/v1/channels/<descriptor>/token", summary="Rotate a channel's token", tags=["control"], security=ADMIN,
-          responses={200: model_doc("the new token, shown this once", TokenResponse), **COMMON, **NOT_FOUND})
+@app.post(
+    "/v1/channels/<descriptor>/token",
+    summary="Rotate a channel's token",
+    tags=["control"],
+    security=ADMIN,
+    responses={200: model_doc("the new token, shown this once", TokenResponse), **COMMON, **NOT_FOUND},
+)
 def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest | None, Body()] = None):
     grace = request.grace_seconds if request else 0
     return json_response(200, channels.rotate_token(descriptor, grace).model_dump(mode="json", exclude_none=True))
@@ -80,22 +100,35 @@ def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest |
 # ---- mailgun-relayery compatible aliases
 
 
-@app.put("/api/channel", summary="Create or replace a channel (mailgun-relayery)", tags=["mailgun-relayery"],
-         security=ADMIN, responses={200: model_doc("replaced", ChannelWithToken),
-                                    201: model_doc("created", ChannelWithToken), **COMMON})
+@app.put(
+    "/api/channel",
+    summary="Create or replace a channel (mailgun-relayery)",
+    tags=["mailgun-relayery"],
+    security=ADMIN,
+    responses={200: model_doc("replaced", ChannelWithToken), 201: model_doc("created", ChannelWithToken), **COMMON},
+)
 def relayery_put_channel(spec: Annotated[RelayeryChannelSpec, Body()]):
     return put_channel(spec.descriptor, ChannelSpec.model_validate(spec.model_dump(exclude={"descriptor"})))
 
 
-@app.delete("/api/channel", summary="Delete a channel (mailgun-relayery; body: the descriptor as a JSON string)",
-            tags=["mailgun-relayery"], security=ADMIN, responses={204: {"description": "deleted"}, **COMMON,
-                                                                   **NOT_FOUND})
+@app.delete(
+    "/api/channel",
+    summary="Delete a channel (mailgun-relayery; body: the descriptor as a JSON string)",
+    tags=["mailgun-relayery"],
+    security=ADMIN,
+    responses={204: {"description": "deleted"}, **COMMON, **NOT_FOUND},
+)
 def relayery_delete_channel(descriptor: Annotated[str, Body(pattern=DESCRIPTOR_PATTERN)]):
     return delete_channel(descriptor)
 
 
-@app.get("/api/list_channels", summary="List channels by page (mailgun-relayery)", tags=["mailgun-relayery"],
-         security=ADMIN, responses={200: model_doc("one page", RelayeryChannelPage), **COMMON})
+@app.get(
+    "/api/list_channels",
+    summary="List channels by page (mailgun-relayery)",
+    tags=["mailgun-relayery"],
+    security=ADMIN,
+    responses={200: model_doc("one page", RelayeryChannelPage), **COMMON},
+)
 def relayery_list_channels(
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -35,21 +35,39 @@ def _send():
     return json_response(200, status.model_dump(mode="json"))
 
 
-@app.post("/v1/messages", summary="Send a message through a channel", tags=["relay"], security=CHANNEL,
-          responses=SEND_RESPONSES)
+@app.post(
+    "/v1/messages",
+    summary="Send a message through a channel",
+    tags=["relay"],
+    security=CHANNEL,
+    responses=SEND_RESPONSES,
+)
 def send_message():
     return _send()
 
 
-@app.post("/api/message", summary="Send a message (mailgun-relayery alias)", tags=["mailgun-relayery"],
-          security=CHANNEL, responses=SEND_RESPONSES)
+@app.post(
+    "/api/message",
+    summary="Send a message (mailgun-relayery alias)",
+    tags=["mailgun-relayery"],
+    security=CHANNEL,
+    responses=SEND_RESPONSES,
+)
 def relayery_send_message():
     return _send()
 
 
-@app.get("/v1/messages/<id>", summary="Status of a message sent through this channel", tags=["relay"],
-         security=CHANNEL, responses={200: model_doc("the message", MessageStatus), 401: error_doc("bad credentials"),
-                                      404: error_doc("no such message for this channel")})
+@app.get(
+    "/v1/messages/<id>",
+    summary="Status of a message sent through this channel",
+    tags=["relay"],
+    security=CHANNEL,
+    responses={
+        200: model_doc("the message", MessageStatus),
+        401: error_doc("bad credentials"),
+        404: error_doc("no such message for this channel"),
+    },
+)
 def get_message(id: Annotated[str, Path(max_length=64, description="message id")]):  # noqa: A002
     status = relay.get_message(app.current_event.headers, id)
     return json_response(200, status.model_dump(mode="json"))

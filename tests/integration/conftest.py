@@ -50,15 +50,29 @@ def invoke_event(event: dict[str, Any]) -> Result:
 class Api:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
-    def event(self, method: str, path: str, *, headers: dict[str, str] | None = None, json_body: Any = None,
-              data: bytes | None = None, source_ip: str = "198.51.100.7") -> dict[str, Any]:
+    def event(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        source_ip: str = "198.51.100.7",
+    ) -> dict[str, Any]:
         headers = dict(headers or {})
         if json_body is not None:
             data = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", "application/json")
         path_only, _, query = path.partition("?")
-        builder = EnvironBuilder(method=method, path=path_only, query_string=query, headers=headers, data=data,
-                                 environ_base={"REMOTE_ADDR": source_ip})
+        builder = EnvironBuilder(
+            method=method,
+            path=path_only,
+            query_string=query,
+            headers=headers,
+            data=data,
+            environ_base={"REMOTE_ADDR": source_ip},
+        )
         request = Request(builder.get_environ())
         found = TEMPLATE.match(method, path_only)
         assert found is not None, f"{method} {path_only} is not routed by template.yaml"
@@ -69,8 +83,7 @@ class Api:
         return invoke_event(self.event(method, path, **kwargs))
 
     def create_channel(self, name: str = "website", **spec: Any) -> str:
-        body = {"sender": {"email": "noreply@example.com", "name": "Site"}, "recipients": ["team@example.com"],
-                **spec}
+        body = {"sender": {"email": "noreply@example.com", "name": "Site"}, "recipients": ["team@example.com"], **spec}
         result = self.call("PUT", f"/v1/channels/{name}", headers=self.admin, json_body=body)
         assert result.status == 201, result.body
         return result.json["token"]

@@ -4,15 +4,26 @@ import pytest
 
 from tests.integration.conftest import Api
 
-CHANNEL = {"sender": {"email": "noreply@example.com", "name": "Site"}, "recipients": ["team@example.com"],
-           "cc": ["boss@example.com"], "bcc": [{"email": "audit@example.com"}], "min_period": 2.5}
+CHANNEL = {
+    "sender": {"email": "noreply@example.com", "name": "Site"},
+    "recipients": ["team@example.com"],
+    "cc": ["boss@example.com"],
+    "bcc": [{"email": "audit@example.com"}],
+    "min_period": 2.5,
+}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key-0123456789"},
-                                     {"Authorization": "Basic abc"}, {"X-Admin-Key": "nope"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong-key-0123456789"}, {"Authorization": "Basic abc"}, {"X-Admin-Key": "nope"}],
+)
 def test_admin_key_required_before_body_is_read(api: Api, headers):
-    result = api.call("PUT", "/v1/channels/website", headers=headers, data=b"{not json",
-                      )
+    result = api.call(
+        "PUT",
+        "/v1/channels/website",
+        headers=headers,
+        data=b"{not json",
+    )
     assert result.status == 401
     assert result.json["error"] == "unauthorized"
 
@@ -47,8 +58,9 @@ def test_create_read_replace_delete(api: Api):
 
 def test_replace_with_new_token(api: Api):
     old = api.create_channel()
-    result = api.call("PUT", "/v1/channels/website", headers=api.admin,
-                      json_body={**CHANNEL, "token": "my-own-token-0123456789"})
+    result = api.call(
+        "PUT", "/v1/channels/website", headers=api.admin, json_body={**CHANNEL, "token": "my-own-token-0123456789"}
+    )
     assert result.status == 200 and result.json["token"] == "my-own-token-0123456789"
     assert api.call("GET", "/v1/messages/x", headers=api.channel("website", old)).status == 401
 
@@ -58,17 +70,27 @@ def test_replace_with_new_token(api: Api):
     [
         (b"{not json", 400, "invalid_json"),
         (b'{"sender": "noreply@example.com", "recipients": []}', 422, "validation_error"),
-        (b'{"sender": "noreply@example.com", "recipients": ["a@example.com"], "to": ["b@example.com"]}', 422,
-         "validation_error"),
-        (b'{"sender": "x@example.com\\r\\nBcc: y@example.com", "recipients": ["a@example.com"]}', 422,
-         "validation_error"),
-        (b'{"sender": "noreply@example.com", "recipients": ["a@example.com"], "max_size": 10000000}', 422,
-         "validation_error"),
+        (
+            b'{"sender": "noreply@example.com", "recipients": ["a@example.com"], "to": ["b@example.com"]}',
+            422,
+            "validation_error",
+        ),
+        (
+            b'{"sender": "x@example.com\\r\\nBcc: y@example.com", "recipients": ["a@example.com"]}',
+            422,
+            "validation_error",
+        ),
+        (
+            b'{"sender": "noreply@example.com", "recipients": ["a@example.com"], "max_size": 10000000}',
+            422,
+            "validation_error",
+        ),
     ],
 )
 def test_put_validation_errors(api: Api, body, status, error):
-    result = api.call("PUT", "/v1/channels/website", headers={**api.admin, "Content-Type": "application/json"},
-                      data=body)
+    result = api.call(
+        "PUT", "/v1/channels/website", headers={**api.admin, "Content-Type": "application/json"}, data=body
+    )
     assert result.status == status, result.body
     assert result.json["error"] == error and result.json["message"]
 
@@ -112,15 +134,23 @@ def test_rotation_with_grace_keeps_old_token_valid(api: Api):
     assert rotated.status == 200 and rotated.json["previous_token_valid_until"]
     assert api.call("GET", "/v1/messages/x", headers=api.channel("website", old)).status == 404
     assert api.call("POST", "/v1/channels/nope/token", headers=api.admin).status == 404
-    assert api.call("POST", "/v1/channels/website/token", headers=api.admin,
-                    json_body={"grace_seconds": -1}).status == 422
+    assert (
+        api.call("POST", "/v1/channels/website/token", headers=api.admin, json_body={"grace_seconds": -1}).status == 422
+    )
 
 
 def test_relayery_aliases(api: Api):
-    body = {"descriptor": "some-channel", "token": "oqiwdJKNsdK-0123456", "domain": "marketing.example.com",
-            "sender": {"email": "your-name@example.com", "name": "Some Sender"},
-            "recipients": [{"email": "your-client@example.com", "name": "Recipient"}],
-            "cc": [], "bcc": [], "min_period": 0.1, "max_size": 5000000}
+    body = {
+        "descriptor": "some-channel",
+        "token": "oqiwdJKNsdK-0123456",
+        "domain": "marketing.example.com",
+        "sender": {"email": "your-name@example.com", "name": "Some Sender"},
+        "recipients": [{"email": "your-client@example.com", "name": "Recipient"}],
+        "cc": [],
+        "bcc": [],
+        "min_period": 0.1,
+        "max_size": 5000000,
+    }
     created = api.call("PUT", "/api/channel", headers=api.admin, json_body=body)
     assert created.status == 201 and created.json["token"] == "oqiwdJKNsdK-0123456"
     too_big = api.call("PUT", "/api/channel", headers=api.admin, json_body={**body, "max_size": 10_000_000})

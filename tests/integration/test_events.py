@@ -37,8 +37,9 @@ def test_event_file_runs_against_the_handler(api: Api, sent, name):
     text = text.replace("REPLACE_WITH_ADMIN_KEY", ADMIN_KEY).replace("REPLACE_WITH_CHANNEL_TOKEN", token)
     event = json.loads(text)
     if name == "relay-get-message":
-        message = api.call("POST", "/v1/messages", headers=api.channel("website", token),
-                           json_body={"subject": "s", "text": "t"}).json["id"]
+        message = api.call(
+            "POST", "/v1/messages", headers=api.channel("website", token), json_body={"subject": "s", "text": "t"}
+        ).json["id"]
         event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/messages/{message}"
         event["pathParameters"] = {"id": message}
     result = invoke_event(event)

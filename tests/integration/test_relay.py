@@ -7,9 +7,15 @@ import pytest
 
 from tests.integration.conftest import Api
 
-MESSAGE = {"subject": "Hello", "text": "plain body", "html": "<p>html body</p>", "reply_to": "visitor@example.org",
-           "attachments": [{"filename": "report.csv", "content_type": "text/csv",
-                            "content": base64.b64encode(b"a,b\n1,2\n").decode()}]}
+MESSAGE = {
+    "subject": "Hello",
+    "text": "plain body",
+    "html": "<p>html body</p>",
+    "reply_to": "visitor@example.org",
+    "attachments": [
+        {"filename": "report.csv", "content_type": "text/csv", "content": base64.b64encode(b"a,b\n1,2\n").decode()}
+    ],
+}
 
 
 def test_send_delivers_with_channel_addresses_and_caller_content(api: Api, sent):
@@ -33,18 +39,25 @@ def test_send_delivers_with_channel_addresses_and_caller_content(api: Api, sent)
 
 def test_relayery_alias_and_bearer_credentials(api: Api, sent):
     token = api.create_channel()
-    result = api.call("POST", "/api/message", headers={"Authorization": f"Bearer website:{token}"},
-                      json_body={"subject": "a message from your friend", "message": "hello there"})
+    result = api.call(
+        "POST",
+        "/api/message",
+        headers={"Authorization": f"Bearer website:{token}"},
+        json_body={"subject": "a message from your friend", "message": "hello there"},
+    )
     assert result.status == 200, result.body
     assert sent()[0]["text"].strip() == "hello there"
 
 
 def test_raw_rfc822_keeps_content_and_replaces_addresses(api: Api, sent):
     token = api.create_channel()
-    raw = (b"From: someone@else.test\r\nTo: victim@else.test\r\nSubject: Cron: backup\r\n"
-           b"Content-Type: text/plain\r\n\r\nbackup ok\r\n")
-    result = api.call("POST", "/v1/messages", data=raw,
-                      headers={**api.channel("website", token), "Content-Type": "message/rfc822"})
+    raw = (
+        b"From: someone@else.test\r\nTo: victim@else.test\r\nSubject: Cron: backup\r\n"
+        b"Content-Type: text/plain\r\n\r\nbackup ok\r\n"
+    )
+    result = api.call(
+        "POST", "/v1/messages", data=raw, headers={**api.channel("website", token), "Content-Type": "message/rfc822"}
+    )
     assert result.status == 200, result.body
     [mail] = sent()
     assert mail["to"] == ["team@example.com"] and mail["subject"] == "Cron: backup"
@@ -61,8 +74,12 @@ def test_unknown_descriptor_and_wrong_token_are_the_same_401(api: Api):
 
 
 def test_auth_comes_before_body_parsing(api: Api):
-    result = api.call("POST", "/v1/messages", headers={"X-Descriptor": "x", "X-Token": "y",
-                                                       "Content-Type": "application/json"}, data=b"{oops")
+    result = api.call(
+        "POST",
+        "/v1/messages",
+        headers={"X-Descriptor": "x", "X-Token": "y", "Content-Type": "application/json"},
+        data=b"{oops",
+    )
     assert result.status == 401
 
 
@@ -71,10 +88,18 @@ def test_auth_comes_before_body_parsing(api: Api):
     [
         (b"{oops", "application/json", 400, "invalid_json"),
         (json.dumps({**MESSAGE, "to": ["x@example.org"]}).encode(), "application/json", 422, "validation_error"),
-        (json.dumps({"subject": "a\r\nBcc: x@example.org", "text": "t"}).encode(), "application/json", 422,
-         "validation_error"),
-        (json.dumps({"subject": "s", "text": "t", "attachments": [{"filename": "a", "content": "%%%"}]}).encode(),
-         "application/json", 422, "validation_error"),
+        (
+            json.dumps({"subject": "a\r\nBcc: x@example.org", "text": "t"}).encode(),
+            "application/json",
+            422,
+            "validation_error",
+        ),
+        (
+            json.dumps({"subject": "s", "text": "t", "attachments": [{"filename": "a", "content": "%%%"}]}).encode(),
+            "application/json",
+            422,
+            "validation_error",
+        ),
         (b"hello", "text/plain", 415, "unsupported_media_type"),
         (b"no headers here", "message/rfc822", 422, "invalid_message"),
     ],
@@ -92,11 +117,16 @@ def test_bad_bodies_are_refused_and_do_not_use_the_slot(api: Api, sent, data, co
 
 def test_body_over_max_size_is_413_before_parsing(api: Api, sent):
     token = api.create_channel(max_size=100)
-    result = api.call("POST", "/v1/messages", headers=api.channel("website", token),
-                      json_body={"subject": "s", "text": "x" * 200})
+    result = api.call(
+        "POST", "/v1/messages", headers=api.channel("website", token), json_body={"subject": "s", "text": "x" * 200}
+    )
     assert result.status == 413 and result.json["error"] == "payload_too_large"
-    garbage = api.call("POST", "/v1/messages", headers={**api.channel("website", token),
-                                                        "Content-Type": "application/json"}, data=b"{" * 200)
+    garbage = api.call(
+        "POST",
+        "/v1/messages",
+        headers={**api.channel("website", token), "Content-Type": "application/json"},
+        data=b"{" * 200,
+    )
     assert garbage.status == 413
     assert sent() == []
 

@@ -33,8 +33,10 @@ def test_channel_defaults_and_address_forms():
         ({"token": "short"}, "at least 16"),
         ({"token": "has spaces in it, sixteen+"}, "pattern"),
         ({"to": ["x@example.com"]}, "Extra inputs are not permitted"),
-        ({"recipients": [f"r{i}@example.com" for i in range(40)], "bcc": [f"b{i}@example.com" for i in range(11)]},
-         "at most 50"),
+        (
+            {"recipients": [f"r{i}@example.com" for i in range(40)], "bcc": [f"b{i}@example.com" for i in range(11)]},
+            "at most 50",
+        ),
     ],
 )
 def test_channel_rejects(change, message):

@@ -8,8 +8,9 @@ from mailrelay.providers import chain
 from mailrelay.providers.base import Failure, Outgoing, ProviderError
 from mailrelay.providers.ses import SesProvider
 
-MESSAGE = Outgoing(sender="a@example.com", to=["b@example.com"], cc=[], bcc=["c@example.com"], raw=b"x",
-                   tags={"k": "v"})
+MESSAGE = Outgoing(
+    sender="a@example.com", to=["b@example.com"], cc=[], bcc=["c@example.com"], raw=b"x", tags={"k": "v"}
+)
 
 
 @pytest.fixture
@@ -25,9 +26,12 @@ def test_ses_sends_raw_with_envelope_and_tags(ses):
     ses.add_response(
         "send_email",
         {"MessageId": "m-1"},
-        {"FromEmailAddress": "a@example.com",
-         "Destination": {"ToAddresses": ["b@example.com"], "BccAddresses": ["c@example.com"]},
-         "Content": {"Raw": {"Data": b"x"}}, "EmailTags": [{"Name": "k", "Value": "v"}]},
+        {
+            "FromEmailAddress": "a@example.com",
+            "Destination": {"ToAddresses": ["b@example.com"], "BccAddresses": ["c@example.com"]},
+            "Content": {"Raw": {"Data": b"x"}},
+            "EmailTags": [{"Name": "k", "Value": "v"}],
+        },
     )
     assert SesProvider().send(MESSAGE) == "m-1"
 
@@ -35,8 +39,11 @@ def test_ses_sends_raw_with_envelope_and_tags(ses):
 @pytest.mark.parametrize(
     "code, message, failure",
     [
-        ("MessageRejected", "Email address is not verified. The following identities failed the check",
-         Failure.PROVIDER),
+        (
+            "MessageRejected",
+            "Email address is not verified. The following identities failed the check",
+            Failure.PROVIDER,
+        ),
         ("MessageRejected", "Did not have authority to send from email a@example.com", Failure.PROVIDER),
         ("MessageRejected", "Illegal address", Failure.MESSAGE),
         ("BadRequestException", "Missing final '@domain'", Failure.MESSAGE),
@@ -85,8 +92,10 @@ def test_chain_stops_on_message_rejection_or_unknown_outcome(failure, outcome):
 
 
 def test_chain_reports_every_failed_attempt():
-    providers = [Scripted("one", ProviderError(Failure.PROVIDER, "a")),
-                 Scripted("two", ProviderError(Failure.PROVIDER, "b"))]
+    providers = [
+        Scripted("one", ProviderError(Failure.PROVIDER, "a")),
+        Scripted("two", ProviderError(Failure.PROVIDER, "b")),
+    ]
     with pytest.raises(chain.Undelivered) as caught:
         chain.send(providers, MESSAGE)
     assert caught.value.failure is Failure.PROVIDER

@@ -69,9 +69,13 @@ def test_event_samples_are_payload_v2(path: Path):
 
 def test_build_event_base64_encodes_binary_bodies_and_joins_repeated_values():
     raw = b"Subject: x\r\n\r\nbody"
-    builder = EnvironBuilder(method="POST", path="/v1/messages", query_string="a=1&a=2",
-                             headers=[("Content-Type", "message/rfc822"), ("X-Tag", "one"), ("X-Tag", "two")],
-                             data=raw)
+    builder = EnvironBuilder(
+        method="POST",
+        path="/v1/messages",
+        query_string="a=1&a=2",
+        headers=[("Content-Type", "message/rfc822"), ("X-Tag", "one"), ("X-Tag", "two")],
+        data=raw,
+    )
     route, params = TEMPLATE.match("POST", "/v1/messages")
     event = build_event(Request(builder.get_environ()), route, params, raw)
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == raw

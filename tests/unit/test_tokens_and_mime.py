@@ -33,10 +33,15 @@ def parse(message):
 
 
 def test_compose_sets_channel_addresses_and_every_part():
-    request = MessageRequest.model_validate({
-        "subject": "Héllo", "text": "plain", "html": "<b>html</b>", "reply_to": "visitor@example.org",
-        "attachments": [{"filename": "a.pdf", "content_type": "application/pdf", "content": "JVBERi0="}],
-    })
+    request = MessageRequest.model_validate(
+        {
+            "subject": "Héllo",
+            "text": "plain",
+            "html": "<b>html</b>",
+            "reply_to": "visitor@example.org",
+            "attachments": [{"filename": "a.pdf", "content_type": "application/pdf", "content": "JVBERi0="}],
+        }
+    )
     message = parse(mime.compose(WHO, request, "id-1"))
     assert message["From"].addresses[0].addr_spec == "noreply@example.com"
     assert message["From"].addresses[0].display_name == "Wébsite"
@@ -55,8 +60,10 @@ def test_compose_sets_channel_addresses_and_every_part():
 
 
 def test_raw_message_keeps_content_and_replaces_addresses():
-    raw = (b"From: attacker@evil.test\r\nTo: victim@elsewhere.test\r\nBcc: hidden@evil.test\r\n"
-           b"Subject: Backup done\r\nContent-Type: text/plain\r\n\r\nAll good.\r\n")
+    raw = (
+        b"From: attacker@evil.test\r\nTo: victim@elsewhere.test\r\nBcc: hidden@evil.test\r\n"
+        b"Subject: Backup done\r\nContent-Type: text/plain\r\n\r\nAll good.\r\n"
+    )
     message = parse(mime.rewrite_raw(WHO, raw, "id-2"))
     assert message["From"].addresses[0].addr_spec == "noreply@example.com"
     assert [a.addr_spec for a in message["To"].addresses] == ["team@example.com"]

@@ -55,7 +55,8 @@ class MinPeriodLimiter:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             current = self._table.get_item(Key={"key": key}, ConsistentRead=True).get("Item", {})
-            wait = float(current.get("next_at", 0)) - now
+            # A concurrent winner read the clock a moment after us, so its slot may end a hair past now + period.
+            wait = min(float(current.get("next_at", 0)) - now, period)
             raise Busy(max(1, math.ceil(wait))) from None
         previous = response.get("Attributes", {}).get("next_at")
         return Slot(key=key, next_at=next_at, previous_next_at=previous)

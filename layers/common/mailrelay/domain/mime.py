@@ -13,8 +13,20 @@ from mailrelay.models.common import Address
 from mailrelay.models.messages import MessageRequest
 
 # Headers a caller may never set in a raw message: the channel decides who sends and who receives.
-_CHANNEL_HEADERS = ("From", "Sender", "To", "Cc", "Bcc", "Return-Path", "Resent-From", "Resent-To", "Resent-Cc",
-                    "Resent-Bcc", "Resent-Sender", "Delivered-To")
+_CHANNEL_HEADERS = (
+    "From",
+    "Sender",
+    "To",
+    "Cc",
+    "Bcc",
+    "Return-Path",
+    "Resent-From",
+    "Resent-To",
+    "Resent-Cc",
+    "Resent-Bcc",
+    "Resent-Sender",
+    "Delivered-To",
+)
 
 
 class ChannelAddresses:

@@ -94,7 +94,11 @@ def send_message(headers: Mapping[str, str], body: bytes, content_type: str | No
             ) from None
 
     status = MessageStatus(
-        id=message_id, status="queued", provider_used=None, providers=[], created_at=now_iso(now),
+        id=message_id,
+        status="queued",
+        provider_used=None,
+        providers=[],
+        created_at=now_iso(now),
         test_mode=channel.test_mode,
     )
     record = {
@@ -121,11 +125,13 @@ def send_message(headers: Mapping[str, str], body: bytes, content_type: str | No
         if undelivered.failure is Failure.MESSAGE:
             metrics.add_metric(name="MessageRejected", unit=MetricUnit.Count, value=1)
             reason = undelivered.attempts[-1].error or "rejected"
-            raise MessageRejected(f"the provider refused the message: {reason}", id=message_id,
-                                  providers=attempts) from None
+            raise MessageRejected(
+                f"the provider refused the message: {reason}", id=message_id, providers=attempts
+            ) from None
         metrics.add_metric(name="AllProvidersFailed", unit=MetricUnit.Count, value=1)
-        raise AllProvidersFailed("no provider could send the message", id=message_id, status="failed",
-                                 providers=attempts) from None
+        raise AllProvidersFailed(
+            "no provider could send the message", id=message_id, status="failed", providers=attempts
+        ) from None
     except BaseException:
         if slot is not None:
             limiter().give_back(slot)
