@@ -63,5 +63,8 @@ e2e: install
 test: lint sam-validate sam-build
 	$(BIN)/pytest
 
+bench: install
+	$(BIN)/python -m tools.bench
+
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache
