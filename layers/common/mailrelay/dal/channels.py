@@ -21,18 +21,15 @@ class ChannelStore:
 
     def create(self, record: dict[str, Any]) -> bool:
         """Insert; False when the descriptor exists already (a concurrent create won)."""
-        try:
-            self._table.put_item(Item=to_item(record), ConditionExpression=Attr("descriptor").not_exists())
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_if(record, Attr("descriptor").not_exists())
 
     def replace(self, record: dict[str, Any]) -> bool:
         """Overwrite an existing channel; False when it is gone (deleted concurrently)."""
+        return self._put_if(record, Attr("descriptor").exists())
+
+    def _put_if(self, record: dict[str, Any], condition) -> bool:
         try:
-            self._table.put_item(Item=to_item(record), ConditionExpression=Attr("descriptor").exists())
+            self._table.put_item(Item=to_item(record), ConditionExpression=condition)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
