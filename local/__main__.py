@@ -12,8 +12,10 @@ import sys
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local.aws import MotoServer, function_environment, provision
+from local.aws import LocalAws, MotoServer, function_environment, provision
+from local.faults import Faults
 from local.gateway import FunctionPools, Gateway
+from local.mailgun import MailgunStandIn
 from local.outbox import Outbox
 from local.template import Template
 
@@ -22,10 +24,30 @@ def _json(body: object, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
-def local_routes(outbox: Outbox):
+def close_circuits(local: LocalAws) -> None:
+    """Forget circuit-breaker state, so that changed faults show at the very next request."""
+    table = local.client("dynamodb")
+    for page in table.get_paginator("scan").paginate(TableName=local.refs["RateTable"]):
+        for item in page["Items"]:
+            if item["key"]["S"].startswith(("circuit#", "failures#")):
+                table.delete_item(TableName=local.refs["RateTable"], Key={"key": item["key"]})
+
+
+def local_routes(outbox: Outbox, faults: Faults, local: LocalAws):
     """Routes that exist only in the local stack (never deployed)."""
 
     def handle(request: Request) -> Response | None:
+        if request.path == "/_local/faults":
+            if request.method == "GET":
+                return _json(faults.get())
+            if request.method == "PUT":
+                try:
+                    state = faults.replace(json.loads(request.get_data() or b"{}"))
+                except ValueError as exc:
+                    return _json({"error": "invalid_faults", "message": str(exc)}, 400)
+                close_circuits(local)
+                return _json(state)
+            return _json({"error": "method_not_allowed", "message": "GET or PUT"}, 405)
         if request.path == "/_local/outbox":
             if request.method == "GET":
                 return _json({"messages": outbox.messages()})
@@ -46,7 +68,7 @@ def banner(url: str, admin_key: str, domain: str, generated: bool) -> str:
 mailrelay local stack: {url}
   admin key:  {admin_key}   ({key_note})
   sender domain verified in the local SES: {domain}
-  API docs:   {url}/v1/docs      outbox: {url}/_local/outbox
+  API docs:   {url}/v1/docs      outbox: {url}/_local/outbox      faults: {url}/_local/faults
 
 Try it:
   curl -s -X PUT {url}/v1/channels/website \\
@@ -79,9 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     domain = os.environ.get("MAILRELAY_LOCAL_SENDER_DOMAIN", "example.com")
 
     template = Template()
-    moto_server = MotoServer().start()
-    endpoint = moto_server.endpoint
-    local = provision(template, endpoint, {"SenderDomain": domain}, admin_key)
+    faults = Faults()
+    moto_server = MotoServer(faults=faults).start()
+    mailgun = MailgunStandIn(api_key=secrets.token_urlsafe(24), faults=faults).start()
+    local = provision(
+        template,
+        moto_server.endpoint,
+        {"SenderDomain": domain, "MailgunApiBaseUrl": mailgun.endpoint},
+        admin_key,
+        secret_values={"mailgun_api_key": mailgun.api_key, "mailgun_domain": domain},
+    )
     pools = FunctionPools(
         template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
     )
@@ -90,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    gateway = Gateway(template, pools, local_routes=local_routes(Outbox(endpoint)), log=log)
+    gateway = Gateway(
+        template, pools, local_routes=local_routes(Outbox(moto_server.endpoint, mailgun), faults, local), log=log
+    )
     httpd = make_server(args.host, args.port, gateway, threaded=True)
     url = f"http://{args.host}:{httpd.server_port}"
 
@@ -106,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         httpd.server_close()
         pools.shutdown()
+        mailgun.stop()
         moto_server.stop()
         print("mailrelay local stack stopped", flush=True)
     return 0

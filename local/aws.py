@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import requests
 
+from local.faults import Faults, SesFaults
 from local.template import Template, evaluate
 
 REGION = "us-east-1"
@@ -76,12 +77,14 @@ class AtomicDynamoDB:
 class MotoServer:
     """moto's server on a loopback port in a background thread (like ThreadedMotoServer, plus AtomicDynamoDB)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+        if faults is not None:
+            app = SesFaults(app, faults)
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self.endpoint = f"http://{host}:{self._server.server_port}"
@@ -97,8 +100,17 @@ class MotoServer:
         self._thread.join()
 
 
-def provision(template: Template, endpoint: str | None, parameters: Mapping[str, str], admin_key: str) -> LocalAws:
-    """Create every table, secret and SES identity the template declares (honouring resource Conditions)."""
+def provision(
+    template: Template,
+    endpoint: str | None,
+    parameters: Mapping[str, str],
+    admin_key: str,
+    secret_values: Mapping[str, str] | None = None,
+) -> LocalAws:
+    """Create every table, secret and SES identity the template declares (honouring resource Conditions).
+
+    A secret's generated value becomes `admin_key`; `secret_values` fill keys its template declares (Mailgun's).
+    """
     refs: dict[str, Any] = {
         **template.parameter_defaults(),
         **parameters,
@@ -133,6 +145,7 @@ def provision(template: Template, endpoint: str | None, parameters: Mapping[str,
         props = resource["Properties"]
         generate = props.get("GenerateSecretString", {})
         value = json.loads(generate.get("SecretStringTemplate", "{}"))
+        value.update({k: v for k, v in (secret_values or {}).items() if k in value})
         if "GenerateStringKey" in generate:
             value[generate["GenerateStringKey"]] = admin_key  # the one generated value is the local admin key
         created = secrets.create_secret(

@@ -47,10 +47,12 @@ def describe(provider: str, raw: bytes, envelope: list[str] | None = None) -> di
 
 
 class Outbox:
-    """SES messages come from moto's own record of what it received; clearing hides what was there before."""
+    """SES messages come from moto's own record of what it received (clearing hides what was there before);
+    Mailgun messages from the local stand-in."""
 
-    def __init__(self, moto_endpoint: str):
+    def __init__(self, moto_endpoint: str, mailgun=None):
         self._moto = moto_endpoint
+        self._mailgun = mailgun
         self._lock = threading.Lock()
         self._ses_seen = 0
 
@@ -61,8 +63,11 @@ class Outbox:
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
             fresh = self._ses_raw()[self._ses_seen :]
-        return [describe("ses", m["raw_data"].encode(), m.get("destinations")) for m in fresh]
+        ses = [describe("ses", m["raw_data"].encode(), m.get("destinations")) for m in fresh]
+        return ses + (self._mailgun.messages() if self._mailgun else [])
 
     def clear(self) -> None:
         with self._lock:
             self._ses_seen = len(self._ses_raw())
+        if self._mailgun:
+            self._mailgun.clear()

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailrelay import apidocs
-from mailrelay.domain import relay
+from mailrelay.domain import idempotency, relay
 from mailrelay.http import body_bytes, error_doc, json_response, make_resolver, model_doc
 from mailrelay.models.messages import MessageStatus
 from mailrelay.observability import logger, metrics, tracer
@@ -21,9 +21,13 @@ SEND_RESPONSES = {
     200: model_doc("sent", MessageStatus),
     400: error_doc("malformed JSON"),
     401: error_doc("channel credentials missing or wrong (unknown descriptor looks the same)"),
+    409: error_doc("a request with the same Idempotency-Key is still in progress"),
     413: error_doc("body larger than the channel's max_size"),
     415: error_doc("neither application/json nor message/rfc822"),
-    422: error_doc("invalid body, or a provider refused the message (`message_rejected`, with `providers`)"),
+    422: error_doc(
+        "invalid body; a provider refused the message (`message_rejected`, with `providers`); "
+        "or the Idempotency-Key was used with another body (`idempotency_key_reused`)"
+    ),
     429: error_doc("inside the channel's min_period; see Retry-After"),
     502: error_doc("every provider failed; `providers` lists each attempt and `id` the failed message"),
 }
@@ -31,8 +35,11 @@ SEND_RESPONSES = {
 
 def _send():
     event = app.current_event
-    status = relay.send_message(event.headers, body_bytes(event.raw_event), event.headers.get("content-type"))
-    return json_response(200, status.model_dump(mode="json"))
+    headers = event.headers
+    status = relay.send_message(
+        headers, body_bytes(event.raw_event), headers.get("content-type"), headers.get("idempotency-key")
+    )
+    return json_response(200, status)
 
 
 @app.post(
@@ -92,4 +99,5 @@ def docs():
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    idempotency.register_lambda_context(context)
     return app.resolve(event, context)

@@ -16,8 +16,8 @@ _CONFIG = Config(connect_timeout=3, read_timeout=8, retries={"max_attempts": 2, 
 
 
 @cache
-def client(service: str):
-    return boto3.session.Session().client(service, config=_CONFIG)
+def client(service: str, config: Config | None = None):
+    return boto3.session.Session().client(service, config=config or _CONFIG)
 
 
 @cache

@@ -18,6 +18,23 @@ class Settings(BaseModel):
     message_retention_days: int = Field(default=30, ge=1, le=365, validation_alias="MESSAGE_RETENTION_DAYS")
     # How long a fetched secret is reused before Secrets Manager is asked again (admin key revocation delay).
     secret_max_age: int = Field(default=60, ge=0, validation_alias="SECRET_MAX_AGE")
+    idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
+
+    # Sending: providers in order, Mailgun's API base URL (US or EU), the time all attempts together may take.
+    provider_order: str = Field(
+        default="ses,mailgun", pattern=r"^(ses|mailgun)(,(ses|mailgun))*$", validation_alias="PROVIDER_ORDER"
+    )
+    mailgun_base_url: str = Field(
+        default="https://api.mailgun.net", pattern=r"^https?://", validation_alias="MAILGUN_BASE_URL"
+    )
+    send_budget_seconds: float = Field(default=24.0, gt=0, le=27, validation_alias="SEND_BUDGET_SECONDS")
+    circuit_failure_threshold: int = Field(default=3, ge=1, validation_alias="CIRCUIT_FAILURE_THRESHOLD")
+    circuit_window_seconds: float = Field(default=60.0, gt=0, validation_alias="CIRCUIT_WINDOW_SECONDS")
+    circuit_cooldown_seconds: float = Field(default=60.0, ge=0, validation_alias="CIRCUIT_COOLDOWN_SECONDS")
+
+    @property
+    def providers(self) -> list[str]:
+        return list(dict.fromkeys(self.provider_order.split(",")))
 
 
 @lru_cache(maxsize=1)

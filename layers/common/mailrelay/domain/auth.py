@@ -8,12 +8,10 @@ import re
 import time
 from collections.abc import Mapping
 
-from aws_lambda_powertools.utilities import parameters
-
-from mailrelay.config import settings
 from mailrelay.domain import channels, tokens
 from mailrelay.domain.channels import ChannelRecord
 from mailrelay.errors import Unauthorized
+from mailrelay.secret import relay_secret
 
 _DESCRIPTOR = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BAD_CHANNEL_CREDENTIALS = "invalid channel credentials"
@@ -27,7 +25,7 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
 
 def admin_keys() -> list[str]:
     """Every valid admin key: the generated `admin_key` plus the `admin_keys` list (several during rotation)."""
-    secret = parameters.get_secret(settings().relay_secret_id, transform="json", max_age=settings().secret_max_age)
+    secret = relay_secret()
     keys = list(secret.get("admin_keys") or [])
     if secret.get("admin_key"):
         keys.append(secret["admin_key"])

@@ -35,6 +35,7 @@ class ChannelRecord(BaseModel):
     max_size: int
     domain: str | None = None
     test_mode: bool = False
+    at_least_once: bool = False
     created_at: str
     updated_at: str
     token: tokens.TokenHash

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email import policy
 from email.message import EmailMessage
+from typing import Any
 
 from mailrelay.config import settings
+from mailrelay.dal.circuit import CircuitStore
 from mailrelay.dal.messages import MessageStore
-from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter
-from mailrelay.domain import auth, mime
+from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter, Slot
+from mailrelay.domain import auth, idempotency, mime
 from mailrelay.domain.channels import ChannelRecord, now_iso
 from mailrelay.errors import (
     AllProvidersFailed,
@@ -25,8 +27,11 @@ from mailrelay.http import parse_json
 from mailrelay.models.messages import MessageRequest, MessageStatus
 from mailrelay.observability import MetricUnit, logger, metrics
 from mailrelay.providers import chain
-from mailrelay.providers.base import Failure, Outgoing, Provider
+from mailrelay.providers.base import Deadline, Failure, Outgoing, Provider
+from mailrelay.providers.circuit import Breaker, BreakerSettings
+from mailrelay.providers.mailgun import MailgunProvider, MailgunSettings
 from mailrelay.providers.ses import SesProvider
+from mailrelay.secret import relay_secret
 
 RAW_TYPES = {"message/rfc822"}
 JSON_TYPES = {"application/json", ""}
@@ -45,8 +50,27 @@ def messages() -> MessageStore:
     return MessageStore(settings().messages_table)
 
 
+def mailgun_settings() -> MailgunSettings | None:
+    secret = relay_secret()
+    if not secret.get("mailgun_api_key") or not secret.get("mailgun_domain"):
+        return None
+    return MailgunSettings(secret["mailgun_api_key"], secret["mailgun_domain"], settings().mailgun_base_url)
+
+
 def providers() -> list[Provider]:
-    return [SesProvider()]
+    """The sending chain in the configured order (PROVIDER_ORDER, SES first by default)."""
+    made: dict[str, Callable[[], Provider]] = {"ses": SesProvider, "mailgun": lambda: MailgunProvider(mailgun_settings)}
+    return [made[name]() for name in settings().providers]
+
+
+def breaker() -> Breaker:
+    config = settings()
+    return Breaker(
+        CircuitStore(config.rate_table),
+        BreakerSettings(
+            config.circuit_failure_threshold, config.circuit_window_seconds, config.circuit_cooldown_seconds
+        ),
+    )
 
 
 def _media_type(content_type: str | None) -> str:
@@ -71,30 +95,50 @@ def _build(channel: ChannelRecord, body: bytes, content_type: str | None, messag
         cc=[a.email for a in channel.cc],
         bcc=[a.email for a in channel.bcc],
         raw=message.as_bytes(policy=policy.SMTP),
+        message_id=message_id,
+        domain=channel.domain,
         tags=tags,
     )
 
 
-def send_message(headers: Mapping[str, str], body: bytes, content_type: str | None) -> MessageStatus:
+def send_message(
+    headers: Mapping[str, str], body: bytes, content_type: str | None, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Send through the channel the headers authenticate; returns the message status (JSON-ready)."""
+    deadline = Deadline(settings().send_budget_seconds)
     channel = auth.authenticate_channel(headers)
     if len(body) > channel.max_size:
         raise PayloadTooLarge(f"request body is {len(body):,} bytes; this channel accepts at most {channel.max_size:,}")
     message_id = str(uuid.uuid4())
     outgoing = _build(channel, body, content_type, message_id)
+    if idempotency_key is None:
+        return _deliver(channel, outgoing, deadline)
+    return idempotency.once(
+        channel.descriptor,
+        idempotency_key,
+        _media_type(content_type),
+        body,
+        lambda: _deliver(channel, outgoing, deadline),
+    )
 
-    slot = None
+
+def _take_slot(channel: ChannelRecord, now: float) -> Slot | None:
+    if channel.min_period <= 0:
+        return None
+    try:
+        return limiter().take(f"channel#{channel.descriptor}", channel.min_period, now)
+    except Busy as busy:
+        metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+        raise RateLimited(
+            f"this channel accepts one message every {channel.min_period:g} s", busy.retry_after
+        ) from None
+
+
+def _deliver(channel: ChannelRecord, outgoing: Outgoing, deadline: Deadline) -> dict[str, Any]:
     now = time.time()
-    if channel.min_period > 0:
-        try:
-            slot = limiter().take(f"channel#{channel.descriptor}", channel.min_period, now)
-        except Busy as busy:
-            metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
-            raise RateLimited(
-                f"this channel accepts one message every {channel.min_period:g} s", busy.retry_after
-            ) from None
-
+    slot = _take_slot(channel, now)
     status = MessageStatus(
-        id=message_id,
+        id=outgoing.message_id,
         status="queued",
         provider_used=None,
         providers=[],
@@ -109,37 +153,49 @@ def send_message(headers: Mapping[str, str], body: bytes, content_type: str | No
     try:
         messages().create(record)
         if channel.test_mode:
-            logger.info("test mode: message recorded, not sent", extra={"message_id": message_id})
+            logger.info("test mode: message recorded, not sent", extra={"message_id": outgoing.message_id})
             status = status.model_copy(update={"status": "sent"})
         else:
-            delivered = chain.send(providers(), outgoing)
+            delivered = chain.send(providers(), outgoing, deadline, breaker(), channel.at_least_once)
             status = status.model_copy(
                 update={"status": "sent", "provider_used": delivered.provider, "providers": delivered.attempts}
             )
     except chain.Undelivered as undelivered:
-        if slot is not None and undelivered.failure is not Failure.UNKNOWN:
-            limiter().give_back(slot)
-        failed = status.model_copy(update={"status": "failed", "providers": undelivered.attempts})
-        messages().finish(message_id, failed.model_dump(mode="json", include={"status", "providers"}))
-        attempts = failed.model_dump(mode="json")["providers"]
-        if undelivered.failure is Failure.MESSAGE:
-            metrics.add_metric(name="MessageRejected", unit=MetricUnit.Count, value=1)
-            reason = undelivered.attempts[-1].error or "rejected"
-            raise MessageRejected(
-                f"the provider refused the message: {reason}", id=message_id, providers=attempts
-            ) from None
-        metrics.add_metric(name="AllProvidersFailed", unit=MetricUnit.Count, value=1)
-        raise AllProvidersFailed(
-            "no provider could send the message", id=message_id, status="failed", providers=attempts
-        ) from None
+        _undelivered(outgoing.message_id, status, slot, undelivered)
     except BaseException:
         if slot is not None:
             limiter().give_back(slot)
         raise
-    messages().finish(message_id, status.model_dump(mode="json", include={"status", "provider_used", "providers"}))
+    messages().finish(
+        outgoing.message_id, status.model_dump(mode="json", include={"status", "provider_used", "providers"})
+    )
     metrics.add_metric(name="MessageAccepted", unit=MetricUnit.Count, value=1)
-    logger.info("message accepted", extra={"message_id": message_id, "provider": status.provider_used})
-    return status
+    logger.info("message accepted", extra={"message_id": outgoing.message_id, "provider": status.provider_used})
+    return status.model_dump(mode="json")
+
+
+def _undelivered(message_id: str, status: MessageStatus, slot: Slot | None, undelivered: chain.Undelivered):
+    """Record the failure, give the rate slot back unless the message may have gone out, raise the HTTP error."""
+    if slot is not None and undelivered.failure is not Failure.UNKNOWN:
+        limiter().give_back(slot)
+    failed = status.model_copy(update={"status": "failed", "providers": undelivered.attempts})
+    messages().finish(message_id, failed.model_dump(mode="json", include={"status", "providers"}))
+    attempts = failed.model_dump(mode="json")["providers"]
+    if undelivered.failure is Failure.MESSAGE:
+        metrics.add_metric(name="MessageRejected", unit=MetricUnit.Count, value=1)
+        reason = undelivered.attempts[-1].error or "rejected"
+        raise MessageRejected(
+            f"the provider refused the message: {reason}", id=message_id, status="failed", providers=attempts
+        )
+    metrics.add_metric(name="AllProvidersFailed", unit=MetricUnit.Count, value=1)
+    if undelivered.failure is Failure.UNKNOWN:
+        raise AllProvidersFailed(
+            "a provider did not answer in time; the message may or may not have been sent",
+            id=message_id,
+            status="failed",
+            providers=attempts,
+        )
+    raise AllProvidersFailed("no provider could send the message", id=message_id, status="failed", providers=attempts)
 
 
 def get_message(headers: Mapping[str, str], message_id: str) -> MessageStatus:

@@ -29,6 +29,11 @@ class ChannelSpec(Strict):
     max_size: int = Field(default=DEFAULT_MAX_SIZE, ge=1, description="largest accepted request body, bytes")
     domain: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+$")] | None = None
     test_mode: bool = Field(default=False, description="accept and record messages, send nothing")
+    at_least_once: bool = Field(
+        default=False,
+        description="when a provider times out after the message went out, try the next one anyway "
+        "(may deliver twice; without it the answer is 502 with the attempt marked unknown)",
+    )
     token: Token | None = Field(default=None, description="on create, generated when absent; on replace, kept")
 
     @field_validator("max_size")
@@ -73,6 +78,7 @@ class ChannelView(BaseModel):
     max_size: int
     domain: str | None = None
     test_mode: bool = False
+    at_least_once: bool = False
     created_at: str
     updated_at: str
 

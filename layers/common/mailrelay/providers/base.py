@@ -1,7 +1,8 @@
-"""The provider interface and the error classification every provider reports in."""
+"""The provider interface, the error classification every provider reports in, and the time budget."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -16,6 +17,8 @@ class Outgoing:
     cc: list[str]
     bcc: list[str]
     raw: bytes
+    message_id: str = ""
+    domain: str | None = None  # the channel's sending domain (Mailgun), if it names one
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -36,9 +39,24 @@ class ProviderError(Exception):
         self.reason = reason
 
 
+class Deadline:
+    """What is left of the time the providers may use for one request (API Gateway gives up at ~29 s)."""
+
+    def __init__(self, seconds: float, clock=time.monotonic):
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._end - self._clock())
+
+
 class Provider(Protocol):
     name: str
 
-    def send(self, message: Outgoing) -> str:
+    def configured(self) -> bool:
+        """False when this deployment has not set the provider up (it is then skipped, not counted as failing)."""
+        ...
+
+    def send(self, message: Outgoing, deadline: Deadline) -> str:
         """Hand the message over; return the provider's message id or raise ProviderError."""
         ...

@@ -1,0 +1,89 @@
+"""Mailgun's HTTP API (`POST /v3/{domain}/messages.mime`), through `requests`, with explicit timeouts."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailrelay.providers.base import Deadline, Failure, Outgoing, ProviderError
+
+US_BASE_URL = "https://api.mailgun.net"
+EU_BASE_URL = "https://api.eu.mailgun.net"
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 8.0
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+# 400 and 413: the message is bad. 401/403/404: our key, domain or sandbox limits - another provider may work.
+MESSAGE_STATUSES = {400, 413, 422}
+
+
+@dataclass(frozen=True)
+class MailgunSettings:
+    api_key: str
+    domain: str
+    base_url: str = US_BASE_URL
+
+
+def _reason(response) -> str:
+    try:
+        detail = response.json().get("message") or response.text
+    except ValueError:
+        detail = response.text
+    return f"HTTP {response.status_code}: {str(detail)[:300]}"
+
+
+class MailgunProvider:
+    name = "mailgun"
+
+    def __init__(
+        self,
+        load_settings: Callable[[], MailgunSettings | None],
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ):
+        self._load_settings = load_settings  # read only when Mailgun is actually tried
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+
+    def configured(self) -> bool:
+        return self._load_settings() is not None
+
+    def send(self, message: Outgoing, deadline: Deadline) -> str:
+        settings = self._load_settings()
+        if settings is None:
+            raise ProviderError(Failure.PROVIDER, "Mailgun is not configured (mailgun_api_key / mailgun_domain)")
+        import requests  # only this path needs it: keeps the relay's cold start lean
+
+        domain = message.domain or settings.domain
+        url = f"{settings.base_url.rstrip('/')}/v3/{domain}/messages.mime"
+        data = [("to", address) for address in message.destinations]
+        data += [("o:tag", f"{k}:{v}") for k, v in message.tags.items()]
+        if message.message_id:
+            data.append(("v:mailrelay_id", message.message_id))
+        for attempt in (1, 2):
+            read_timeout = min(self._read_timeout, deadline.remaining() - self._connect_timeout)
+            if read_timeout < 0.1:
+                raise ProviderError(Failure.PROVIDER, "no time left to try Mailgun")
+            try:
+                response = requests.post(
+                    url,
+                    auth=("api", settings.api_key),
+                    data=data,
+                    files={"message": ("message.mime", message.raw, "message/rfc822")},
+                    timeout=(self._connect_timeout, read_timeout),
+                )
+            except requests.exceptions.ReadTimeout as exc:
+                raise ProviderError(Failure.UNKNOWN, f"no answer from Mailgun within {read_timeout:.1f} s") from exc
+            except requests.exceptions.RequestException as exc:  # connect timeout, refused, DNS, TLS
+                raise ProviderError(Failure.PROVIDER, f"cannot reach Mailgun: {type(exc).__name__}") from exc
+            if response.status_code == 200:
+                return str(response.json().get("id", ""))
+            if response.status_code in MESSAGE_STATUSES:
+                raise ProviderError(Failure.MESSAGE, _reason(response))
+            backoff = random.uniform(0.3, 0.8)  # noqa: S311 (jitter, not security)
+            retry = response.status_code in RETRY_STATUSES and attempt == 1
+            if not retry or deadline.remaining() < backoff + self._connect_timeout + self._read_timeout:
+                raise ProviderError(Failure.PROVIDER, _reason(response))
+            time.sleep(backoff)
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,73 @@
+"""Provider faults for the local stack (`PUT /_local/faults`): watch the failover happen without an outage."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+SES_FAULTS = ("down", "throttle", "quota", "paused", "reject")
+MAILGUN_FAULTS = ("down", "throttle", "reject")
+
+# What SES v2 answers in each case (REST-JSON errors: the type in a header, the text in the body).
+_SES_ERRORS = {
+    "down": (503, "ServiceUnavailable", "Service is unavailable. Please try again later."),
+    "throttle": (429, "TooManyRequestsException", "Maximum sending rate exceeded."),
+    "quota": (400, "LimitExceededException", "Daily message quota exceeded."),
+    "paused": (400, "SendingPausedException", "Sending is paused for this account."),
+    "reject": (400, "MessageRejected", "Email address is not valid: Illegal address"),
+}
+_MAILGUN_ERRORS = {
+    "down": (503, "Service Unavailable"),
+    "throttle": (429, "Too many requests"),
+    "reject": (400, "'to' parameter is not a valid address. please check documentation"),
+}
+
+
+class Faults:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._state: dict[str, str | None] = {"ses": None, "mailgun": None}
+
+    def get(self) -> dict[str, str | None]:
+        with self._lock:
+            return dict(self._state)
+
+    def replace(self, body: Any) -> dict[str, str | None]:
+        """Set both providers' faults (an absent key means no fault); ValueError on anything unknown."""
+        if not isinstance(body, dict) or set(body) - {"ses", "mailgun"}:
+            raise ValueError('body must be {"ses": null | fault, "mailgun": null | fault}')
+        for provider, allowed in (("ses", SES_FAULTS), ("mailgun", MAILGUN_FAULTS)):
+            if body.get(provider) is not None and body[provider] not in allowed:
+                raise ValueError(f"{provider} fault must be null or one of {', '.join(allowed)}")
+        with self._lock:
+            self._state = {"ses": body.get("ses"), "mailgun": body.get("mailgun")}
+            return dict(self._state)
+
+    def mailgun_error(self) -> tuple[int, str] | None:
+        fault = self.get()["mailgun"]
+        return _MAILGUN_ERRORS[fault] if fault else None
+
+
+class SesFaults:
+    """WSGI middleware in front of moto: SES v2 SendEmail answers with the configured fault."""
+
+    def __init__(self, app, faults: Faults):
+        self.app = app
+        self.faults = faults
+
+    def __call__(self, environ, start_response):
+        fault = self.faults.get()["ses"]
+        if (
+            fault
+            and environ.get("REQUEST_METHOD") == "POST"
+            and environ.get("PATH_INFO") == "/v2/email/outbound-emails"
+        ):
+            status, code, message = _SES_ERRORS[fault]
+            body = json.dumps({"__type": code, "message": message}).encode()
+            start_response(
+                f"{status} {code}",
+                [("Content-Type", "application/json"), ("x-amzn-ErrorType", code), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return self.app(environ, start_response)
