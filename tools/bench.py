@@ -3,6 +3,9 @@
 1. `make run` (warm venv) to the first accepted message: start, wait for the banner, create a channel, send.
 2. Warm relay latency: POST /v1/messages (auth + DynamoDB + SES under moto) against GET /v1/health through the same
    gateway and worker pool (the fixed cost of HTTP -> event -> worker process -> response); the ratio is the figure.
+3. Failover through the local faults: SES down -> Mailgun, against a plain SES send.
+4. Both providers failing slowly: SES and Mailgun each accept the connection and never answer; the channel opts in
+   to at_least_once so both are tried. Compared with API Gateway's 29 s limit.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from local.aws import FAKE_CREDENTIALS
 from local.template import ROOT
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef"
@@ -86,10 +90,65 @@ def main() -> None:
                 f"   (n={ROUNDS})"
             )
         print(f"send / health, p50 ratio:                {statistics.median(send) / statistics.median(health):5.1f}x")
+
+        requests.put(f"{url}/_local/faults", json={"ses": "down"}, timeout=30)
+        failover = timed(
+            lambda: requests.post(
+                f"{url}/v1/messages", headers=channel, json={"subject": "bench", "text": "x"}, timeout=30
+            )
+        )
+        requests.put(f"{url}/_local/faults", json={}, timeout=30)
+        print(
+            f"{'POST /v1/messages, SES down':<28} p50 {statistics.median(failover):6.1f} ms   "
+            f"p95 {percentile(failover, 95):6.1f} ms   (circuit opens after 3; then SES is skipped)"
+        )
+        print(f"failover / SES send, p50 ratio:          {statistics.median(failover) / statistics.median(send):5.1f}x")
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=30)
 
 
+def worst_case() -> None:
+    """Both providers accept the connection and never answer: the longest a send can take."""
+    import socket
+    import threading
+
+    from mailrelay import aws
+    from mailrelay.providers import chain
+    from mailrelay.providers.base import Deadline, Outgoing
+    from mailrelay.providers.mailgun import MailgunProvider, MailgunSettings
+    from mailrelay.providers.ses import SesProvider
+
+    holes = []
+    for _ in range(2):
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        threading.Thread(target=lambda h=hole: [h.accept() for _ in range(8)], daemon=True).start()
+        holes.append(hole)
+    os.environ.update(
+        {
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_SESV2": f"http://127.0.0.1:{holes[0].getsockname()[1]}",
+        }
+    )
+    aws.clear_caches()
+    mailgun = MailgunSettings("key", "mg.example.com", f"http://127.0.0.1:{holes[1].getsockname()[1]}")
+    message = Outgoing(sender="a@example.com", to=["b@example.com"], cc=[], bcc=[], raw=b"Subject: x\r\n\r\nx")
+    budget = float(os.environ.get("SEND_BUDGET_SECONDS", "24"))
+    t0 = time.perf_counter()
+    try:
+        chain.send([SesProvider(), MailgunProvider(lambda: mailgun)], message, Deadline(budget), at_least_once=True)
+    except chain.Undelivered as undelivered:
+        outcomes = ", ".join(f"{a.provider}={a.outcome}" for a in undelivered.attempts)
+    elapsed = time.perf_counter() - t0
+    print(
+        f"both providers silent (at_least_once): {elapsed:6.2f} s  [{outcomes}]  budget {budget:g} s, "
+        f"{elapsed / 29:.2f} of API Gateway's 29 s"
+    )
+
+
 if __name__ == "__main__":
     main()
+    worst_case()

@@ -53,7 +53,7 @@ SAMPLES = [
         "relay-send-message",
         "POST",
         "/v1/messages",
-        {**CHANNEL, **JSON_TYPE},
+        {**CHANNEL, **JSON_TYPE, "Idempotency-Key": "order-1234"},
         {
             "subject": "Hello from the website",
             "text": "Plain text body",

@@ -94,10 +94,22 @@ class Api:
 
 
 @pytest.fixture
-def aws_stack(monkeypatch):
+def stack_options() -> dict[str, Any]:
+    """Template parameters and secret values for `aws_stack`; override in a test module to change them."""
+    return {"parameters": {}, "secret_values": {}}
+
+
+@pytest.fixture
+def aws_stack(monkeypatch, stack_options):
     """Fresh in-process AWS per test, with the template's tables, secret and SES identity."""
     with mock_aws():
-        local = provision(TEMPLATE, None, {"SenderDomain": "example.com"}, ADMIN_KEY)
+        local = provision(
+            TEMPLATE,
+            None,
+            {"SenderDomain": "example.com", **stack_options["parameters"]},
+            ADMIN_KEY,
+            secret_values=stack_options["secret_values"],
+        )
         for function in TEMPLATE.functions:
             for name, value in function_environment(TEMPLATE, function, local).items():
                 if name != "AWS_LAMBDA_FUNCTION_NAME":

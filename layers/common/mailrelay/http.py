@@ -35,7 +35,10 @@ def model_doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json")
-    return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=dict(headers or {}))
+    # Sorted keys: a replayed (idempotent) response is byte-for-byte the first one.
+    return Response(
+        status_code=status, content_type=JSON, body=json.dumps(body, sort_keys=True), headers=dict(headers or {})
+    )
 
 
 def error_response(error: RelayError) -> Response:
