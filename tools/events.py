@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from urllib.parse import urlencode
 
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
@@ -32,6 +33,18 @@ RAW_MESSAGE = (
     b"Subject: Nightly backup finished\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
     b"All 42 databases were backed up.\r\n"
 )
+
+ORIGIN = {"Origin": "https://www.example.com"}
+FORM_FIELDS = {
+    "email": "visitor@example.org",
+    "name": "Ada Visitor",
+    "subject": "Question about pricing",
+    "message": "Hello, do you ship to Iceland?",
+    "company": "Example Ltd",
+    "nonce": "REPLACE_WITH_NONCE",
+    "hash": "REPLACE_WITH_SHA256_OF_NONCE_AND_SECRET",
+    "_gotcha": "",
+}
 
 # (file name, method, path, headers, body)
 SAMPLES = [
@@ -78,6 +91,28 @@ SAMPLES = [
         {"subject": "a message from your friend", "content": "hello there"},
     ),
     ("relay-get-message", "GET", "/v1/messages/00000000-0000-4000-8000-000000000000", CHANNEL, None),
+    ("nonce-get", "GET", "/v1/nonce?form=website", ORIGIN, None),
+    (
+        "form-submit-json",
+        "POST",
+        "/v1/forms/website",
+        {**ORIGIN, **JSON_TYPE, "Accept": "application/json"},
+        FORM_FIELDS,
+    ),
+    (
+        "form-submit-urlencoded",
+        "POST",
+        "/v1/forms/website",
+        {**ORIGIN, "Content-Type": "application/x-www-form-urlencoded"},
+        urlencode({**FORM_FIELDS, "_next": "https://www.example.com/thanks"}).encode(),
+    ),
+    (
+        "form-preflight",
+        "OPTIONS",
+        "/v1/forms/website",
+        {**ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        None,
+    ),
     ("meta-health", "GET", "/v1/health", {}, None),
     ("meta-openapi", "GET", "/v1/openapi.json", {}, None),
     ("meta-docs", "GET", "/v1/docs", {}, None),

@@ -9,8 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailrelay import apidocs
-from mailrelay.domain import idempotency, relay
-from mailrelay.http import body_bytes, error_doc, json_response, make_resolver, model_doc
+from mailrelay.domain import formaccess, forms, idempotency, relay
+from mailrelay.errors import RelayError
+from mailrelay.http import body_bytes, error_doc, html_error_response, json_response, make_resolver, model_doc
+from mailrelay.models.common import DESCRIPTOR_PATTERN
+from mailrelay.models.forms import FormAccepted
 from mailrelay.models.messages import MessageStatus
 from mailrelay.observability import logger, metrics, tracer
 
@@ -78,6 +81,61 @@ def relayery_send_message():
 def get_message(id: Annotated[str, Path(max_length=64, description="message id")]):  # noqa: A002
     status = relay.get_message(app.current_event.headers, id)
     return json_response(200, status.model_dump(mode="json"))
+
+
+FormName = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="the form's channel")]
+
+
+@app.post(
+    "/v1/forms/<descriptor>",
+    summary="Submit a public contact form (JSON, urlencoded or multipart)",
+    tags=["forms"],
+    responses={
+        200: model_doc("accepted (JSON requests, and plain posts without a redirect)", FormAccepted),
+        303: {"description": "plain form post accepted: see Location (`_next` or the form's redirect_url)"},
+        400: error_doc("malformed body"),
+        403: error_doc(
+            "nonce or hash missing/wrong/used/expired, `to` not allowed, origin not allowed, CAPTCHA failed"
+        ),
+        404: error_doc("no such form"),
+        413: error_doc("body larger than the channel's max_size"),
+        422: error_doc("invalid fields, or the provider refused the message"),
+        429: error_doc("per-IP or channel limit; see Retry-After"),
+        502: error_doc("every provider failed, or the CAPTCHA service could not be reached"),
+    },
+)
+def submit_form(descriptor: FormName):
+    event = app.current_event
+    headers = event.headers
+    wants_json = "json" in headers.get("content-type", "") or "application/json" in headers.get("accept", "")
+    try:
+        submitted = forms.submit(
+            descriptor,
+            headers,
+            body_bytes(event.raw_event),
+            headers.get("content-type"),
+            event.request_context.http.source_ip,
+        )
+    except RelayError as error:
+        if wants_json:
+            raise
+        return html_error_response(error)  # a plain form post: a readable page, with the real status
+    if submitted.next_url and not wants_json:
+        return Response(status_code=303, headers={**submitted.cors, "Location": submitted.next_url})
+    return json_response(200, {"ok": True, "id": submitted.id}, submitted.cors)
+
+
+@app.route(
+    "/v1/forms/<descriptor>",
+    method="OPTIONS",
+    summary="CORS preflight of a form",
+    tags=["forms"],
+    responses={204: {"description": "allowed"}, 403: error_doc("origin not allowed"), 404: error_doc("no such form")},
+)
+def preflight_form(descriptor: FormName):
+    headers = app.current_event.headers
+    allowed = formaccess.preflight(descriptor, headers.get("origin"), headers.get("access-control-request-headers"))
+    return Response(status_code=204, headers=allowed)
 
 
 @app.get("/v1/health", summary="Liveness", tags=["meta"])

@@ -19,6 +19,20 @@ class Settings(BaseModel):
     # How long a fetched secret is reused before Secrets Manager is asked again (admin key revocation delay).
     secret_max_age: int = Field(default=60, ge=0, validation_alias="SECRET_MAX_AGE")
     idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
+    nonces_table: str = Field(default="", validation_alias="NONCES_TABLE")
+
+    # Public forms: nonce lifetime, how many nonces one IP may fetch per minute, CAPTCHA verification endpoints.
+    nonce_ttl_seconds: int = Field(default=600, ge=10, le=86_400, validation_alias="NONCE_TTL_SECONDS")
+    nonces_per_ip_per_minute: int = Field(default=20, ge=1, validation_alias="NONCES_PER_IP_PER_MINUTE")
+    turnstile_verify_url: str = Field(
+        default="https://challenges.cloudflare.com/turnstile/v0/siteverify", validation_alias="TURNSTILE_VERIFY_URL"
+    )
+    hcaptcha_verify_url: str = Field(
+        default="https://api.hcaptcha.com/siteverify", validation_alias="HCAPTCHA_VERIFY_URL"
+    )
+    recaptcha_verify_url: str = Field(
+        default="https://www.google.com/recaptcha/api/siteverify", validation_alias="RECAPTCHA_VERIFY_URL"
+    )
 
     # Sending: providers in order, Mailgun's API base URL (US or EU), the time all attempts together may take.
     provider_order: str = Field(

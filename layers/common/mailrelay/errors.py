@@ -62,3 +62,18 @@ class MessageRejected(RelayError):
 class AllProvidersFailed(RelayError):
     status = 502
     code = "all_providers_failed"
+
+
+class Forbidden(RelayError):
+    status = 403
+    code = "forbidden"
+
+
+class UnsupportedMediaType(RelayError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class UpstreamUnavailable(RelayError):
+    status = 502
+    code = "upstream_unavailable"

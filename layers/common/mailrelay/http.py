@@ -45,7 +45,21 @@ def error_response(error: RelayError) -> Response:
     return json_response(error.status, error.body(), error.headers)
 
 
-def _validation_error(errors: list[dict[str, Any]]) -> RelayError:
+def html_error_response(error: RelayError) -> Response:
+    """For a plain HTML form post: a short page that says what went wrong, with the error's real status."""
+    from html import escape
+
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Message not sent</title>"
+        f"<h1>Your message was not sent</h1><p>{escape(error.message)}</p>"
+        '<p><a href="javascript:history.back()">Go back</a> and try again.</p>'
+    )
+    return Response(
+        status_code=error.status, content_type="text/html; charset=utf-8", body=page, headers=dict(error.headers)
+    )
+
+
+def validation_error(errors: list[dict[str, Any]]) -> RelayError:
     """pydantic / Powertools error list -> 400 for malformed JSON, 422 for a well-formed body that breaks the schema."""
     detail = [
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors
@@ -62,7 +76,7 @@ def parse_json(model: type[BaseModel], raw: bytes) -> Any:
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
-        raise _validation_error(exc.errors(include_url=False, include_context=False)) from None
+        raise validation_error(exc.errors(include_url=False, include_context=False)) from None
 
 
 def make_resolver() -> APIGatewayHttpResolver:
@@ -74,7 +88,7 @@ def make_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _request_invalid(error: RequestValidationError):
-        return error_response(_validation_error(list(error.errors())))
+        return error_response(validation_error(list(error.errors())))
 
     @app.not_found
     def _no_route(_: Exception):

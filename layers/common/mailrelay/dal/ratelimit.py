@@ -76,3 +76,22 @@ class MinPeriodLimiter:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+
+class WindowCounter:
+    """At most `limit` hits per key in each fixed window of `window` seconds (one atomic ADD per hit)."""
+
+    def __init__(self, table_name: str):
+        self._table = aws.table(table_name)
+
+    def hit(self, key: str, limit: int, window: float, now: float) -> None:
+        index = math.floor(now / window)
+        window_end = (index + 1) * window
+        response = self._table.update_item(
+            Key={"key": f"{key}#{index}"},
+            UpdateExpression="ADD hits :one SET expires_at = :exp",
+            ExpressionAttributeValues={":one": 1, ":exp": math.ceil(window_end) + _TTL_SLACK_SECONDS},
+            ReturnValues="UPDATED_NEW",
+        )
+        if int(response["Attributes"]["hits"]) > limit:
+            raise Busy(max(1, math.ceil(window_end - now)))

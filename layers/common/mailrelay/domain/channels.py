@@ -21,6 +21,7 @@ from mailrelay.models.channels import (
     TokenResponse,
 )
 from mailrelay.models.common import Address
+from mailrelay.models.forms import FormSettings, FormSettingsView
 
 
 class ChannelRecord(BaseModel):
@@ -36,6 +37,7 @@ class ChannelRecord(BaseModel):
     domain: str | None = None
     test_mode: bool = False
     at_least_once: bool = False
+    form: FormSettings | None = None
     created_at: str
     updated_at: str
     token: tokens.TokenHash
@@ -43,7 +45,13 @@ class ChannelRecord(BaseModel):
     previous_token_until: float | None = None
 
     def view(self) -> ChannelView:
-        return ChannelView.model_validate(self.model_dump(include=set(ChannelView.model_fields)))
+        data = self.model_dump(include=set(ChannelView.model_fields) - {"form"})
+        if self.form is not None:
+            data["form"] = FormSettingsView(
+                **self.form.model_dump(exclude={"secret", "captcha"}),
+                captcha_provider=self.form.captcha.provider if self.form.captcha else None,
+            )
+        return ChannelView.model_validate(data)
 
     def accepts(self, token: str, now: float) -> bool:
         current = tokens.matches(token, self.token)

@@ -40,15 +40,15 @@ class ChannelAddresses:
         return self.sender.email.rpartition("@")[2]
 
 
-def _header(address: Address) -> HeaderAddress:
+def header_address(address: Address) -> HeaderAddress:
     return HeaderAddress(display_name=address.name or "", addr_spec=address.email)
 
 
 def _address_headers(message: EmailMessage, who: ChannelAddresses, message_id: str) -> None:
-    message["From"] = _header(who.sender)
-    message["To"] = [_header(a) for a in who.to]
+    message["From"] = header_address(who.sender)
+    message["To"] = [header_address(a) for a in who.to]
     if who.cc:
-        message["Cc"] = [_header(a) for a in who.cc]
+        message["Cc"] = [header_address(a) for a in who.cc]
     if "Date" not in message:
         message["Date"] = formatdate(usegmt=True)
     if "Message-ID" not in message:

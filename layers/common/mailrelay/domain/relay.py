@@ -15,13 +15,14 @@ from mailrelay.dal.messages import MessageStore
 from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter, Slot
 from mailrelay.domain import auth, idempotency, mime
 from mailrelay.domain.channels import ChannelRecord, now_iso
+from mailrelay.domain.formdata import media_type
 from mailrelay.errors import (
     AllProvidersFailed,
     MessageRejected,
     NotFound,
     PayloadTooLarge,
     RateLimited,
-    RelayError,
+    UnsupportedMediaType,
 )
 from mailrelay.http import parse_json
 from mailrelay.models.messages import MessageRequest, MessageStatus
@@ -35,11 +36,6 @@ from mailrelay.secret import relay_secret
 
 RAW_TYPES = {"message/rfc822"}
 JSON_TYPES = {"application/json", ""}
-
-
-class UnsupportedMediaType(RelayError):
-    status = 415
-    code = "unsupported_media_type"
 
 
 def limiter() -> MinPeriodLimiter:
@@ -73,22 +69,18 @@ def breaker() -> Breaker:
     )
 
 
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
 def _build(channel: ChannelRecord, body: bytes, content_type: str | None, message_id: str) -> Outgoing:
     who = mime.ChannelAddresses(channel.sender, channel.recipients, channel.cc, channel.bcc)
-    media_type = _media_type(content_type)
+    kind = media_type(content_type)
     tags: dict[str, str] = {}
-    if media_type in RAW_TYPES:
+    if kind in RAW_TYPES:
         message: EmailMessage = mime.rewrite_raw(who, body, message_id)
-    elif media_type in JSON_TYPES or media_type.endswith("+json"):
+    elif kind in JSON_TYPES or kind.endswith("+json"):
         request: MessageRequest = parse_json(MessageRequest, body)
         message = mime.compose(who, request, message_id)
         tags = request.tags
     else:
-        raise UnsupportedMediaType(f"send application/json or message/rfc822, not {media_type!r}")
+        raise UnsupportedMediaType(f"send application/json or message/rfc822, not {kind!r}")
     return Outgoing(
         sender=channel.sender.email,
         to=[a.email for a in channel.recipients],
@@ -112,13 +104,13 @@ def send_message(
     message_id = str(uuid.uuid4())
     outgoing = _build(channel, body, content_type, message_id)
     if idempotency_key is None:
-        return _deliver(channel, outgoing, deadline)
+        return deliver(channel, outgoing, deadline)
     return idempotency.once(
         channel.descriptor,
         idempotency_key,
-        _media_type(content_type),
+        media_type(content_type),
         body,
-        lambda: _deliver(channel, outgoing, deadline),
+        lambda: deliver(channel, outgoing, deadline),
     )
 
 
@@ -134,7 +126,7 @@ def _take_slot(channel: ChannelRecord, now: float) -> Slot | None:
         ) from None
 
 
-def _deliver(channel: ChannelRecord, outgoing: Outgoing, deadline: Deadline) -> dict[str, Any]:
+def deliver(channel: ChannelRecord, outgoing: Outgoing, deadline: Deadline) -> dict[str, Any]:
     now = time.time()
     slot = _take_slot(channel, now)
     status = MessageStatus(

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from mailrelay.models.common import DESCRIPTOR_PATTERN, AddressIn, Strict
+from mailrelay.models.forms import FormSettings, FormSettingsView
 
 DEFAULT_MAX_SIZE = 5_000_000
 # A synchronous Lambda invocation carries at most 6 MB (request and response); leave room for the event envelope.
@@ -34,6 +35,7 @@ class ChannelSpec(Strict):
         description="when a provider times out after the message went out, try the next one anyway "
         "(may deliver twice; without it the answer is 502 with the attempt marked unknown)",
     )
+    form: FormSettings | None = Field(default=None, description="makes the channel usable from public web forms")
     token: Token | None = Field(default=None, description="on create, generated when absent; on replace, kept")
 
     @field_validator("max_size")
@@ -79,6 +81,7 @@ class ChannelView(BaseModel):
     domain: str | None = None
     test_mode: bool = False
     at_least_once: bool = False
+    form: FormSettingsView | None = None
     created_at: str
     updated_at: str
 

@@ -1,0 +1,67 @@
+"""Which form a public request addresses, and whether its page's Origin may use it (CORS)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from mailrelay.domain import channels
+from mailrelay.domain.channels import ChannelRecord
+from mailrelay.errors import Forbidden, NotFound
+from mailrelay.models.forms import FormSettings
+
+_DESCRIPTOR = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PREFLIGHT_MAX_AGE = "600"
+
+
+class FormChannel(ChannelRecord):
+    form: FormSettings
+
+
+def load_form(descriptor: str) -> FormChannel:
+    record = channels.load(descriptor) if _DESCRIPTOR.match(descriptor or "") else None
+    if record is None or record.form is None:
+        raise NotFound("no such form", error="unknown_form")
+    return FormChannel.model_validate(record.model_dump())
+
+
+def origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def cors_headers(form: FormSettings, origin: str | None) -> dict[str, str]:
+    """CORS response headers for an allowed Origin; 403 for a disallowed one. No Origin: not a CORS request."""
+    if origin is None:
+        return {}
+    if "*" in form.allowed_origins:
+        return {"Access-Control-Allow-Origin": "*"}
+    if origin.lower().rstrip("/") in form.allowed_origins:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    raise Forbidden("this page's origin may not use this form", error="origin_not_allowed")
+
+
+def preflight(descriptor: str, origin: str | None, requested_headers: str | None) -> dict[str, str]:
+    form = load_form(descriptor).form
+    headers = cors_headers(form, origin)
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": requested_headers or "Content-Type, Accept",
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        }
+    )
+    return headers
+
+
+def safe_next(next_url: str | None, form: FormSettings) -> str | None:
+    """`_next` only to an allowed origin (or the redirect_url's), so the form is no open redirect."""
+    origin = origin_of(next_url) if next_url else None
+    if origin is None:
+        return None
+    allowed = set(form.allowed_origins)
+    if form.redirect_url:
+        allowed.add(origin_of(form.redirect_url) or "")
+    return next_url if "*" in allowed or origin in allowed else None

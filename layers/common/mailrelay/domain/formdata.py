@@ -1,0 +1,90 @@
+"""Form bodies: JSON, application/x-www-form-urlencoded and multipart/form-data (parsed with Python's `email`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from urllib.parse import parse_qsl
+
+from mailrelay.errors import BadRequest, InvalidBody, UnsupportedMediaType
+
+MAX_FIELDS = 200
+
+
+@dataclass(frozen=True)
+class Upload:
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _merge(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    if len(pairs) > MAX_FIELDS:
+        raise InvalidBody(f"at most {MAX_FIELDS} fields", error="too_many_fields")
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    return fields
+
+
+def _json(body: bytes) -> dict[str, str]:
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        raise BadRequest("request body is not valid JSON", error="invalid_json") from None
+    if not isinstance(data, dict):
+        raise InvalidBody("the body must be a JSON object of fields")
+    pairs = []
+    for name, value in data.items():
+        if isinstance(value, dict | list):
+            raise InvalidBody(f"{name}: a form field must be a string, number or boolean")
+        if value is not None:
+            pairs.append((name, value if isinstance(value, str) else json.dumps(value)))
+    return _merge(pairs)
+
+
+def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[Upload]]:
+    message = BytesParser(policy=policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise BadRequest("not a multipart/form-data body", error="invalid_multipart")
+    pairs, uploads = [], []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            if data:
+                uploads.append(Upload(str(name), filename, part.get_content_type(), data))
+            continue
+        try:
+            pairs.append((str(name), data.decode(part.get_content_charset() or "utf-8")))
+        except (LookupError, UnicodeDecodeError):
+            raise BadRequest(f"{name}: not UTF-8 text", error="invalid_encoding") from None
+    return _merge(pairs), uploads
+
+
+def parse(content_type: str | None, body: bytes) -> tuple[dict[str, str], list[Upload]]:
+    kind = media_type(content_type)
+    if kind == "application/json" or kind.endswith("+json"):
+        return _json(body), []
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("the form body is not UTF-8", error="invalid_encoding") from None
+        return _merge(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS + 1)), []
+    if kind == "multipart/form-data":
+        return _multipart(content_type or "", body)
+    raise UnsupportedMediaType(
+        "send application/json, application/x-www-form-urlencoded or multipart/form-data",
+        error="unsupported_media_type",
+    )

@@ -1,0 +1,143 @@
+"""A public contact-form submission: origin, size, fields, honeypot, allow list, nonce, CAPTCHA, per-IP and channel
+limits, then the same delivery path as the relay. Every refusal says why; nothing is silently dropped except what
+the honeypot catches."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email import policy
+
+from pydantic import ValidationError
+
+from mailrelay.config import settings
+from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter
+from mailrelay.domain import captcha, formaccess, formdata, mime, nonces, relay
+from mailrelay.domain.formaccess import FormChannel
+from mailrelay.errors import Forbidden, PayloadTooLarge, RateLimited, RelayError
+from mailrelay.http import validation_error
+from mailrelay.models.common import Address
+from mailrelay.models.forms import CAPTCHA_FIELDS, FormSubmission
+from mailrelay.models.messages import MessageRequest
+from mailrelay.observability import MetricUnit, logger, metrics
+from mailrelay.providers.base import Deadline, Outgoing
+
+# Fields the relay reads itself; every other field is listed in the mail body.
+_KNOWN = {"email", "name", "subject", "message", "to", "nonce", "hash", "_next", *CAPTCHA_FIELDS.values()}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    id: str
+    next_url: str | None
+    cors: dict[str, str]
+
+
+def submit(
+    descriptor: str, headers: Mapping[str, str], body: bytes, content_type: str | None, source_ip: str
+) -> Submitted:
+    deadline = Deadline(settings().send_budget_seconds)
+    channel = formaccess.load_form(descriptor)
+    cors = formaccess.cors_headers(channel.form, headers.get("origin"))
+    try:
+        return _submit(channel, body, content_type, source_ip, deadline, cors)
+    except RelayError as error:
+        error.headers.update(cors)  # so that the page's script can read why
+        raise
+
+
+def _submit(
+    channel: FormChannel,
+    body: bytes,
+    content_type: str | None,
+    source_ip: str,
+    deadline: Deadline,
+    cors: dict[str, str],
+) -> Submitted:
+    form = channel.form
+    if len(body) > channel.max_size:
+        raise PayloadTooLarge(f"the form data is {len(body):,} bytes; this form accepts at most {channel.max_size:,}")
+    fields, uploads = formdata.parse(content_type, body)
+    if fields.get(form.honeypot_field, "").strip():
+        metrics.add_metric(name="FormHoneypot", unit=MetricUnit.Count, value=1)
+        logger.info("honeypot filled: accepted and dropped", extra={"form": channel.descriptor})
+        return Submitted(str(uuid.uuid4()), formaccess.safe_next(fields.get("_next"), form) or form.redirect_url, cors)
+    try:
+        submission = FormSubmission.model_validate(fields)
+    except ValidationError as exc:
+        raise validation_error(exc.errors(include_url=False, include_context=False)) from None
+
+    allow_list = form.allow_list if form.allow_list is not None else [a.email for a in channel.recipients]
+    if submission.to is not None and submission.to not in allow_list:
+        raise Forbidden("this address may not be chosen as `to`", error="to_not_allowed")
+    if form.require_nonce:
+        nonces.check_and_use(channel.descriptor, form.secret or "", submission.nonce, submission.hash)
+    if form.captcha is not None:
+        captcha.verify(form.captcha, fields.get(CAPTCHA_FIELDS[form.captcha.provider]), source_ip)
+
+    ip_slot = None
+    if form.per_ip_min_period > 0:
+        limiter = MinPeriodLimiter(settings().rate_table)
+        try:
+            ip_slot = limiter.take(f"form-ip#{channel.descriptor}#{source_ip}", form.per_ip_min_period, time.time())
+        except Busy as busy:
+            raise RateLimited("please wait before sending another message", busy.retry_after) from None
+    try:
+        message_id = str(uuid.uuid4())
+        status = relay.deliver(channel, _outgoing(channel, submission, fields, uploads, message_id), deadline)
+    except BaseException:
+        if ip_slot is not None:
+            MinPeriodLimiter(settings().rate_table).give_back(ip_slot)
+        raise
+    metrics.add_metric(name="FormAccepted", unit=MetricUnit.Count, value=1)
+    return Submitted(status["id"], formaccess.safe_next(submission.next, form) or form.redirect_url, cors)
+
+
+def _text(channel: FormChannel, submission: FormSubmission, fields: dict[str, str], uploads) -> str:
+    sender = f"{submission.name} <{submission.email}>" if submission.name else submission.email
+    lines = [submission.message.strip(), "", "--", f"From: {sender}"]
+    extra = {k: v for k, v in fields.items() if k not in _KNOWN and k != channel.form.honeypot_field}
+    if extra:
+        lines += ["", "Other fields:"] + [f"  {name}: {value}" for name, value in extra.items()]
+    if uploads:
+        lines += ["", "Attached files: " + ", ".join(u.filename for u in uploads)]
+    lines += ["", f"Sent through the {channel.descriptor!r} contact form."]
+    return "\n".join(lines) + "\n"
+
+
+def _outgoing(
+    channel: FormChannel, submission: FormSubmission, fields: dict[str, str], uploads, message_id: str
+) -> Outgoing:
+    to = [Address(email=submission.to)] if submission.to else channel.recipients
+    request = MessageRequest.model_validate(
+        {
+            "subject": submission.subject or f"Message from the {channel.descriptor} form",
+            "text": _text(channel, submission, fields, uploads),
+            "reply_to": submission.email,
+            "attachments": [
+                {
+                    "filename": u.filename.replace("/", "_").replace("\\", "_")[:255] or "file",
+                    "content_type": u.content_type,
+                    "content": base64.b64encode(u.data).decode(),
+                }
+                for u in uploads
+            ],
+        }
+    )
+    who = mime.ChannelAddresses(channel.sender, to, channel.cc, channel.bcc)
+    message = mime.compose(who, request, message_id)
+    if submission.name:  # Reply-To with the submitter's name, as mail clients show it
+        del message["Reply-To"]
+        message["Reply-To"] = mime.header_address(Address(email=submission.email, name=submission.name))
+    return Outgoing(
+        sender=channel.sender.email,
+        to=[a.email for a in to],
+        cc=[a.email for a in channel.cc],
+        bcc=[a.email for a in channel.bcc],
+        raw=message.as_bytes(policy=policy.SMTP),
+        message_id=message_id,
+        domain=channel.domain,
+    )
