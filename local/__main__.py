@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local.aws import LocalAws, MotoServer, function_environment, provision
+from local.demo import DEMO_FORM, DemoSite, create_demo_channel
 from local.faults import Faults
 from local.gateway import FunctionPools, Gateway
 from local.mailgun import MailgunStandIn
@@ -33,10 +34,14 @@ def close_circuits(local: LocalAws) -> None:
                 table.delete_item(TableName=local.refs["RateTable"], Key={"key": item["key"]})
 
 
-def local_routes(outbox: Outbox, faults: Faults, local: LocalAws):
+def local_routes(outbox: Outbox, faults: Faults, local: LocalAws, demo: list[DemoSite]):
     """Routes that exist only in the local stack (never deployed)."""
 
     def handle(request: Request) -> Response | None:
+        for site in demo:
+            page = site.handle(request)
+            if page is not None:
+                return page
         if request.path == "/_local/faults":
             if request.method == "GET":
                 return _json(faults.get())
@@ -68,6 +73,7 @@ def banner(url: str, admin_key: str, domain: str, generated: bool) -> str:
 mailrelay local stack: {url}
   admin key:  {admin_key}   ({key_note})
   sender domain verified in the local SES: {domain}
+  demo contact form: {url}/   (channel "{DEMO_FORM}")
   API docs:   {url}/v1/docs      outbox: {url}/_local/outbox      faults: {url}/_local/faults
 
 Try it:
@@ -119,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    demo: list[DemoSite] = []  # filled once the port is known
     gateway = Gateway(
-        template, pools, local_routes=local_routes(Outbox(moto_server.endpoint, mailgun), faults, local), log=log
+        template, pools, local_routes=local_routes(Outbox(moto_server.endpoint, mailgun), faults, local, demo), log=log
     )
     httpd = make_server(args.host, args.port, gateway, threaded=True)
     url = f"http://{args.host}:{httpd.server_port}"
+    demo.append(DemoSite(url, create_demo_channel(gateway, admin_key, url, domain)))
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
