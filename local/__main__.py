@@ -18,6 +18,7 @@ from local.faults import Faults
 from local.gateway import FunctionPools, Gateway
 from local.mailgun import MailgunStandIn
 from local.outbox import Outbox
+from local.provider_events import LocalEmitter
 from local.template import Template
 
 
@@ -108,15 +109,23 @@ def main(argv: list[str] | None = None) -> int:
 
     template = Template()
     faults = Faults()
-    moto_server = MotoServer(faults=faults).start()
-    mailgun = MailgunStandIn(api_key=secrets.token_urlsafe(24), faults=faults).start()
+    emitter = LocalEmitter(signing_key=secrets.token_urlsafe(24))
+    moto_server = MotoServer(faults=faults, on_ses_sent=emitter.ses_sent).start()
+    mailgun = MailgunStandIn(api_key=secrets.token_urlsafe(24), faults=faults, on_sent=emitter.mailgun_sent).start()
     local = provision(
         template,
         moto_server.endpoint,
         {"SenderDomain": domain, "MailgunApiBaseUrl": mailgun.endpoint},
         admin_key,
-        secret_values={"mailgun_api_key": mailgun.api_key, "mailgun_domain": domain},
+        secret_values={
+            "mailgun_api_key": mailgun.api_key,
+            "mailgun_domain": domain,
+            "mailgun_webhook_signing_key": emitter.signing_key,
+        },
     )
+    topic = template.ses_event_topic()
+    emitter.topic_arn = local.refs.get(topic, "") if topic else ""
+    emitter.subscribers = template.sns_subscribers(topic) if topic else []
     pools = FunctionPools(
         template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
     )
@@ -132,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     httpd = make_server(args.host, args.port, gateway, threaded=True)
     url = f"http://{args.host}:{httpd.server_port}"
     demo.append(DemoSite(url, create_demo_channel(gateway, admin_key, url, domain)))
+    emitter.pools, emitter.api_url = pools, url
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt

@@ -77,14 +77,14 @@ class AtomicDynamoDB:
 class MotoServer:
     """moto's server on a loopback port in a background thread (like ThreadedMotoServer, plus AtomicDynamoDB)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None, on_ses_sent=None):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
         if faults is not None:
-            app = SesFaults(app, faults)
+            app = SesFaults(app, faults, on_sent=on_ses_sent)
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self.endpoint = f"http://{host}:{self._server.server_port}"
@@ -153,7 +153,17 @@ def provision(
         )
         refs[logical_id] = created["ARN"]
 
+    sns = local.client("sns")
+    for logical_id, resource in template.of_type("AWS::SNS::Topic").items():
+        if wanted(resource):
+            refs[logical_id] = sns.create_topic(Name=f"mailrelay-local-{logical_id}")["TopicArn"]
+
     ses = local.client("sesv2")
+    for logical_id, resource in template.of_type("AWS::SES::ConfigurationSet").items():
+        if wanted(resource):
+            name = str(evaluate(resource["Properties"].get("Name", f"mailrelay-local-{logical_id}"), refs))
+            ses.create_configuration_set(ConfigurationSetName=name)
+            refs[logical_id] = name
     for _logical_id, resource in template.of_type("AWS::SES::EmailIdentity").items():
         if wanted(resource):
             ses.create_email_identity(EmailIdentity=evaluate(resource["Properties"]["EmailIdentity"], refs))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from typing import Any
 
@@ -50,19 +51,20 @@ class Faults:
 
 
 class SesFaults:
-    """WSGI middleware in front of moto: SES v2 SendEmail answers with the configured fault."""
+    """WSGI middleware in front of moto: SES v2 SendEmail answers with the configured fault, and `on_sent` hears of
+    every SendEmail request moto accepted (the local stack turns bounce@ / complaint@ recipients into events)."""
 
-    def __init__(self, app, faults: Faults):
+    def __init__(self, app, faults: Faults, on_sent=None):
         self.app = app
         self.faults = faults
+        self.on_sent = on_sent
 
     def __call__(self, environ, start_response):
+        is_send = environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == "/v2/email/outbound-emails"
         fault = self.faults.get()["ses"]
-        if (
-            fault
-            and environ.get("REQUEST_METHOD") == "POST"
-            and environ.get("PATH_INFO") == "/v2/email/outbound-emails"
-        ):
+        if is_send and not fault and self.on_sent is not None:
+            return self._observed(environ, start_response)
+        if is_send and fault:
             status, code, message = _SES_ERRORS[fault]
             body = json.dumps({"__type": code, "message": message}).encode()
             start_response(
@@ -71,3 +73,22 @@ class SesFaults:
             )
             return [body]
         return self.app(environ, start_response)
+
+    def _observed(self, environ, start_response):
+        import io
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        statuses = []
+
+        def remember(status, headers, exc_info=None):
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        result = list(self.app(environ, remember))
+        if statuses and statuses[0].startswith("200"):
+            try:
+                self.on_sent(json.loads(body))
+            except Exception as exc:  # a broken demo hook must not break sending
+                print(f"local SES event hook failed: {exc!r}", file=sys.stderr)
+        return result

@@ -16,9 +16,10 @@ from local.outbox import describe
 
 
 class MailgunStandIn:
-    def __init__(self, api_key: str, faults: Faults, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, api_key: str, faults: Faults, host: str = "127.0.0.1", port: int = 0, on_sent=None):
         self.api_key = api_key
         self.faults = faults
+        self.on_sent = on_sent  # (recipients, user variables) of each accepted message
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
         self._server = make_server(host, port, self.wsgi, threaded=True)
@@ -66,6 +67,8 @@ class MailgunStandIn:
         }
         with self._lock:
             self._messages.append(entry)
+        if self.on_sent is not None:
+            self.on_sent(recipients, entry["mailgun"]["variables"])
         return _json(200, {"id": f"<{uuid.uuid4().hex}@{parts[1]}>", "message": "Queued. Thank you."})
 
 

@@ -133,6 +133,23 @@ class Template:
                     return route, found.groupdict()
         return None
 
+    def sns_subscribers(self, topic: str) -> list[str]:
+        """Functions subscribed to the SNS topic with logical id `topic` (SAM `Type: SNS` events)."""
+        return [
+            name
+            for name, resource in self.of_type("AWS::Serverless::Function").items()
+            for event in (resource.get("Properties", {}).get("Events") or {}).values()
+            if event.get("Type") == "SNS" and event.get("Properties", {}).get("Topic") == {"Ref": topic}
+        ]
+
+    def ses_event_topic(self) -> str | None:
+        """The SNS topic SES publishes bounces and complaints to (from the configuration set's event destination)."""
+        for resource in self.of_type("AWS::SES::ConfigurationSetEventDestination").values():
+            topic = resource["Properties"]["EventDestination"].get("SnsDestination", {}).get("TopicARN")
+            if isinstance(topic, dict) and "Ref" in topic:
+                return topic["Ref"]
+        return None
+
     def condition(self, name: str, parameters: Mapping[str, str]) -> bool:
         return bool(evaluate(self.doc.get("Conditions", {})[name], parameters, self.doc.get("Conditions", {})))
 

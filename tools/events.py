@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from local.gateway import build_event
+from local.provider_events import mailgun_event, mailgun_webhook, ses_notification, sns_event
 from local.template import ROOT, Template
 
 EVENTS = ROOT / "events"
@@ -113,6 +114,24 @@ SAMPLES = [
         {**ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
         None,
     ),
+    ("suppressions-list", "GET", "/v1/suppressions?limit=50", ADMIN, None),
+    ("suppressions-get", "GET", "/v1/suppressions/bounced@example.org", ADMIN, None),
+    ("suppressions-put", "PUT", "/v1/suppressions/bounced@example.org", {**ADMIN, **JSON_TYPE}, {"reason": "manual"}),
+    ("suppressions-delete", "DELETE", "/v1/suppressions/bounced@example.org", ADMIN, None),
+    ("validation-get", "GET", "/v1/validation/someone@example.org", CHANNEL, None),
+    ("validation-post", "POST", "/v1/validation/new-sender@example.com", ADMIN, None),
+    (
+        "webhook-mailgun",
+        "POST",
+        "/v1/webhooks/mailgun",
+        JSON_TYPE,
+        mailgun_webhook(
+            "REPLACE_WITH_MAILGUN_SIGNING_KEY",
+            mailgun_event("failed", "bounced@example.org", "REPLACE_WITH_MESSAGE_ID"),
+            timestamp=1795305600,
+            token="0123456789abcdef0123456789abcdef0123456789abcdef01",
+        ),
+    ),
     ("meta-health", "GET", "/v1/health", {}, None),
     ("meta-openapi", "GET", "/v1/openapi.json", {}, None),
     ("meta-docs", "GET", "/v1/docs", {}, None),
@@ -146,12 +165,23 @@ def sample_event(method: str, path: str, headers: dict[str, str], body: object) 
     return event
 
 
+def write(name: str, event: dict) -> None:
+    target = Path(EVENTS / f"{name}.json")
+    target.write_text(json.dumps(event, indent=2) + "\n")
+    print(f"wrote {target.relative_to(ROOT)}")
+
+
 def main() -> None:
     EVENTS.mkdir(exist_ok=True)
     for name, method, path, headers, body in SAMPLES:
-        target = Path(EVENTS / f"{name}.json")
-        target.write_text(json.dumps(sample_event(method, path, headers, body), indent=2) + "\n")
-        print(f"wrote {target.relative_to(ROOT)}")
+        write(name, sample_event(method, path, headers, body))
+    # Not an HTTP route: what SNS hands the events function for an SES permanent bounce.
+    notification = ses_notification("Bounce", ["bounced@example.org"], "REPLACE_WITH_MESSAGE_ID")
+    event = sns_event("REPLACE_WITH_SES_EVENTS_TOPIC_ARN", notification)
+    record = event["Records"][0]
+    record["EventSubscriptionArn"] = "REPLACE_WITH_SES_EVENTS_TOPIC_ARN:00000000-0000-4000-8000-000000000000"
+    record["Sns"].update(MessageId="00000000-0000-4000-8000-000000000001", Timestamp="2026-11-22T00:00:00.000Z")
+    write("sns-ses-bounce", event)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from mailrelay.domain import auth, channels
+from mailrelay.domain import auth, channels, suppressions
 from mailrelay.http import error_doc, guarded, json_response, make_resolver, model_doc
 from mailrelay.models.channels import (
     ChannelPage,
@@ -21,6 +22,7 @@ from mailrelay.models.channels import (
     TokenResponse,
 )
 from mailrelay.models.common import DESCRIPTOR_PATTERN
+from mailrelay.models.suppressions import Suppression, SuppressionPage, SuppressionRequest
 from mailrelay.observability import logger, metrics, tracer
 
 app = make_resolver()
@@ -95,6 +97,60 @@ def delete_channel(descriptor: Descriptor):
 def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest | None, Body()] = None):
     grace = request.grace_seconds if request else 0
     return json_response(200, channels.rotate_token(descriptor, grace).model_dump(mode="json", exclude_none=True))
+
+
+# ---- suppression list (shared by every provider)
+
+AddressParam = Annotated[str, Path(min_length=1, max_length=320, description="the address (URL-encoded or not)")]
+
+
+@app.get(
+    "/v1/suppressions",
+    summary="List suppressed addresses",
+    tags=["suppressions"],
+    security=ADMIN,
+    responses={200: model_doc("a page of suppressions", SuppressionPage), **COMMON},
+)
+def list_suppressions(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+):
+    return json_response(200, suppressions.list_page(limit, cursor))
+
+
+@app.get(
+    "/v1/suppressions/<address>",
+    summary="Read one suppression",
+    tags=["suppressions"],
+    security=ADMIN,
+    responses={200: model_doc("suppressed", Suppression), 404: error_doc("not suppressed"), **COMMON},
+)
+def get_suppression(address: AddressParam):
+    return json_response(200, suppressions.get(unquote(address)))
+
+
+@app.put(
+    "/v1/suppressions/<address>",
+    summary="Suppress an address",
+    tags=["suppressions"],
+    security=ADMIN,
+    responses={201: model_doc("added", Suppression), 200: model_doc("was suppressed already", Suppression), **COMMON},
+)
+def put_suppression(address: AddressParam, request: Annotated[SuppressionRequest | None, Body()] = None):
+    entry, created = suppressions.add(unquote(address), (request or SuppressionRequest()).reason, "admin")
+    return json_response(201 if created else 200, entry)
+
+
+@app.delete(
+    "/v1/suppressions/<address>",
+    summary="Remove a suppression",
+    tags=["suppressions"],
+    security=ADMIN,
+    responses={204: {"description": "removed"}, 404: error_doc("not suppressed"), **COMMON},
+)
+def delete_suppression(address: AddressParam):
+    suppressions.remove(unquote(address))
+    return Response(status_code=204)
 
 
 # ---- mailgun-relayery compatible aliases

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from local.gateway import LambdaContext
+from local.provider_events import mailgun_webhook
 from local.template import ROOT
-from tests.integration.conftest import ADMIN_KEY, Api, invoke_event
+from tests.integration.conftest import ADMIN_KEY, TEMPLATE, Api, handler, invoke_event
 
 EXPECTED = {
     "control-put-channel": 200,  # the channel exists already: replaced
@@ -26,6 +28,14 @@ EXPECTED = {
     "form-submit-json": 200,
     "form-submit-urlencoded": 303,
     "form-preflight": 204,
+    "suppressions-list": 200,
+    "suppressions-get": 200,
+    "suppressions-put": 200,  # suppressed already: the first entry stands
+    "suppressions-delete": 204,
+    "validation-get": 200,
+    "validation-post": 202,
+    "webhook-mailgun": 200,
+    "sns-ses-bounce": None,  # not HTTP: the SNS record goes to the topic's subscriber
     "meta-health": 200,
     "meta-openapi": 200,
     "meta-docs": 200,
@@ -37,38 +47,54 @@ def test_every_event_file_is_expected():
 
 
 FORM_SECRET = "page-secret-0123456789"
+SIGNING_KEY = "events-signing-key-0123456789"
+
+
+@pytest.fixture
+def stack_options():
+    return {"parameters": {}, "secret_values": {"mailgun_webhook_signing_key": SIGNING_KEY}}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_event_file_runs_against_the_handler(api: Api, sent, name):
+def test_event_file_runs_against_the_handler(api: Api, aws_stack, sent, name):
     token = api.create_channel(
         "website", form={"allowed_origins": ["https://www.example.com"], "require_nonce": True, "secret": FORM_SECRET}
     )
+    api.call("PUT", "/v1/suppressions/bounced@example.org", headers=api.admin)
+    sent_id = api.call(
+        "POST", "/v1/messages", headers=api.channel("website", token), json_body={"subject": "s", "text": "t"}
+    ).json["id"]
     nonce = api.call("GET", "/v1/nonce?form=website").json["nonce"]
+    placeholders = {
+        "REPLACE_WITH_ADMIN_KEY": ADMIN_KEY,
+        "REPLACE_WITH_CHANNEL_TOKEN": token,
+        "REPLACE_WITH_NONCE": nonce,
+        "REPLACE_WITH_SHA256_OF_NONCE_AND_SECRET": hashlib.sha256((nonce + FORM_SECRET).encode()).hexdigest(),
+        "REPLACE_WITH_MESSAGE_ID": sent_id,
+        "REPLACE_WITH_SES_EVENTS_TOPIC_ARN": aws_stack.refs[TEMPLATE.ses_event_topic()],
+    }
     text = (ROOT / "events" / f"{name}.json").read_text()
-    text = text.replace("REPLACE_WITH_ADMIN_KEY", ADMIN_KEY).replace("REPLACE_WITH_CHANNEL_TOKEN", token)
-    text = text.replace("REPLACE_WITH_NONCE", nonce).replace(
-        "REPLACE_WITH_SHA256_OF_NONCE_AND_SECRET", hashlib.sha256((nonce + FORM_SECRET).encode()).hexdigest()
-    )
-    if name == "form-submit-urlencoded":  # the body is base64 in the event: fill it in decoded
-        event = json.loads(text)
-        body = base64.b64decode(event["body"]).decode() if event["isBase64Encoded"] else event["body"]
-        body = body.replace("REPLACE_WITH_NONCE", nonce).replace(
-            "REPLACE_WITH_SHA256_OF_NONCE_AND_SECRET", hashlib.sha256((nonce + FORM_SECRET).encode()).hexdigest()
-        )
-        event["body"], event["isBase64Encoded"] = body, False
-        text = json.dumps(event)
+    for placeholder, value in placeholders.items():
+        text = text.replace(placeholder, value)
     event = json.loads(text)
-    if name == "relay-get-message":
-        message = api.call(
-            "POST", "/v1/messages", headers=api.channel("website", token), json_body={"subject": "s", "text": "t"}
-        ).json["id"]
-        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/messages/{message}"
-        event["pathParameters"] = {"id": message}
+    if event.get("isBase64Encoded"):
+        assert b"REPLACE_WITH" not in base64.b64decode(event["body"]), "placeholders are for text bodies only"
+
+    if name == "sns-ses-bounce":
+        subscriber = TEMPLATE.sns_subscribers(TEMPLATE.ses_event_topic())[0]
+        assert handler(subscriber)(event, LambdaContext(subscriber)) == {"applied": 1, "ignored": 0}
+        return
+    if name == "relay-get-message":  # the sample names a made-up id: ask for the one sent above
+        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/messages/{sent_id}"
+        event["pathParameters"] = {"id": sent_id}
+    if name == "webhook-mailgun":  # the sample's signature is a placeholder: sign it now
+        body = json.loads(event["body"])
+        body["signature"] = mailgun_webhook(SIGNING_KEY, {})["signature"]
+        event["body"] = json.dumps(body)
     result = invoke_event(event)
     assert result.status == EXPECTED[name], result.body
     if name.startswith(("relay-send", "relayery-send")):
-        assert result.json["status"] == "sent" and len(sent()) == 1
+        assert result.json["status"] == "sent" and len(sent()) == 2
     if name.startswith("form-submit"):
-        [mail] = sent()
+        mail = sent()[-1]
         assert mail["reply_to"] == "Ada Visitor <visitor@example.org>" and "company: Example Ltd" in mail["text"]

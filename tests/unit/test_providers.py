@@ -33,7 +33,7 @@ SEND_ARGS = {
         "BccAddresses": ["d@example.com"],
     },
     "Content": {"Raw": {"Data": MESSAGE.raw}},
-    "EmailTags": [{"Name": "k", "Value": "v"}],
+    "EmailTags": [{"Name": "k", "Value": "v"}, {"Name": "mailrelay_id", "Value": "m-1"}],
 }
 
 

@@ -52,12 +52,21 @@ def test_every_function_environment_resolves_against_template_resources():
                 assert value["Ref"] in names
 
 
+HTTP_SAMPLES = sorted(p for p in (ROOT / "events").glob("*.json") if "routeKey" in json.loads(p.read_text()))
+
+
 def test_events_dir_has_a_sample_for_every_route_and_nothing_else():
-    keys = {json.loads(p.read_text())["routeKey"] for p in (ROOT / "events").glob("*.json")}
+    keys = {json.loads(p.read_text())["routeKey"] for p in HTTP_SAMPLES}
     assert keys == {r.key for r in TEMPLATE.routes}
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
+def test_sns_sample_is_for_the_ses_event_topic_subscriber():
+    record = json.loads((ROOT / "events" / "sns-ses-bounce.json").read_text())["Records"][0]
+    assert record["EventSource"] == "aws:sns" and json.loads(record["Sns"]["Message"])["eventType"] == "Bounce"
+    assert TEMPLATE.sns_subscribers(TEMPLATE.ses_event_topic()) == ["EventsFunction"]
+
+
+@pytest.mark.parametrize("path", HTTP_SAMPLES, ids=lambda p: p.name)
 def test_event_samples_are_payload_v2(path: Path):
     event = json.loads(path.read_text())
     assert event["version"] == "2.0"

@@ -20,6 +20,12 @@ class Settings(BaseModel):
     secret_max_age: int = Field(default=60, ge=0, validation_alias="SECRET_MAX_AGE")
     idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
     nonces_table: str = Field(default="", validation_alias="NONCES_TABLE")
+    suppressions_table: str = Field(default="", validation_alias="SUPPRESSIONS_TABLE")
+    ses_configuration_set: str = Field(default="", validation_alias="SES_CONFIGURATION_SET")
+    ses_events_topic_arn: str = Field(default="", validation_alias="SES_EVENTS_TOPIC_ARN")
+    dns_nameserver: str = Field(
+        default="", pattern=r"^$|^[0-9a-fA-F.:]+(@[0-9]{1,5})?$", validation_alias="DNS_NAMESERVER"
+    )
 
     # Public forms: nonce lifetime, how many nonces one IP may fetch per minute, CAPTCHA verification endpoints.
     nonce_ttl_seconds: int = Field(default=600, ge=10, le=86_400, validation_alias="NONCE_TTL_SECONDS")

@@ -77,3 +77,10 @@ class UnsupportedMediaType(RelayError):
 class UpstreamUnavailable(RelayError):
     status = 502
     code = "upstream_unavailable"
+
+
+class NotAcceptable(RelayError):
+    """Mailgun stops retrying a webhook that is answered 406."""
+
+    status = 406
+    code = "not_acceptable"

@@ -30,3 +30,21 @@ class MessageStore:
     def get(self, message_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"id": message_id}, ConsistentRead=True).get("Item")
         return from_item(item) if item else None
+
+    def mark(self, message_id: str, status: str) -> bool:
+        """Set a known message's status (bounced / complained); False when there is no such message."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.update_item(
+                Key={"id": message_id},
+                UpdateExpression="SET #s = :s",
+                ConditionExpression=Attr("id").exists(),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": status},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

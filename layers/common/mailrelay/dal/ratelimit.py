@@ -95,3 +95,17 @@ class WindowCounter:
         )
         if int(response["Attributes"]["hits"]) > limit:
             raise Busy(max(1, math.ceil(window_end - now)))
+
+
+def first_use(table_name: str, key: str, ttl_seconds: int, now: float) -> bool:
+    """Remember `key` for `ttl_seconds`; True the first time only (a replay cache in one conditional write)."""
+    try:
+        aws.table(table_name).put_item(
+            Item={"key": key, "expires_at": math.ceil(now + ttl_seconds), "valid_until": _decimal(now + ttl_seconds)},
+            ConditionExpression=Attr("key").not_exists() | Attr("valid_until").lt(_decimal(now)),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -68,3 +68,11 @@ def authenticate_channel(headers: Mapping[str, str]) -> ChannelRecord:
     if not record.accepts(token, time.time()):
         raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)
     return record
+
+
+def require_channel_or_admin(headers: Mapping[str, str]) -> None:
+    """Channel credentials when the request carries them, else the admin key."""
+    if _channel_credentials(headers) is not None:
+        authenticate_channel(headers)
+    else:
+        require_admin(headers)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from mailrelay.config import settings
 from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter
-from mailrelay.domain import captcha, formaccess, formdata, mime, nonces, relay
+from mailrelay.domain import captcha, formaccess, formdata, mime, nonces, relay, suppressions
 from mailrelay.domain.formaccess import FormChannel
 from mailrelay.errors import Forbidden, PayloadTooLarge, RateLimited, RelayError
 from mailrelay.http import validation_error
@@ -111,7 +111,8 @@ def _text(channel: FormChannel, submission: FormSubmission, fields: dict[str, st
 def _outgoing(
     channel: FormChannel, submission: FormSubmission, fields: dict[str, str], uploads, message_id: str
 ) -> Outgoing:
-    to = [Address(email=submission.to)] if submission.to else channel.recipients
+    chosen = [Address(email=submission.to)] if submission.to else channel.recipients
+    to, cc, bcc, suppressed = suppressions.keep_deliverable(chosen, channel.cc, channel.bcc)
     request = MessageRequest.model_validate(
         {
             "subject": submission.subject or f"Message from the {channel.descriptor} form",
@@ -127,7 +128,7 @@ def _outgoing(
             ],
         }
     )
-    who = mime.ChannelAddresses(channel.sender, to, channel.cc, channel.bcc)
+    who = mime.ChannelAddresses(channel.sender, to, cc, bcc)
     message = mime.compose(who, request, message_id)
     if submission.name:  # Reply-To with the submitter's name, as mail clients show it
         del message["Reply-To"]
@@ -135,9 +136,10 @@ def _outgoing(
     return Outgoing(
         sender=channel.sender.email,
         to=[a.email for a in to],
-        cc=[a.email for a in channel.cc],
-        bcc=[a.email for a in channel.bcc],
+        cc=[a.email for a in cc],
+        bcc=[a.email for a in bcc],
         raw=message.as_bytes(policy=policy.SMTP),
         message_id=message_id,
         domain=channel.domain,
+        suppressed=suppressed,
     )

@@ -46,7 +46,8 @@ def header_address(address: Address) -> HeaderAddress:
 
 def _address_headers(message: EmailMessage, who: ChannelAddresses, message_id: str) -> None:
     message["From"] = header_address(who.sender)
-    message["To"] = [header_address(a) for a in who.to]
+    if who.to:
+        message["To"] = [header_address(a) for a in who.to]
     if who.cc:
         message["Cc"] = [header_address(a) for a in who.cc]
     if "Date" not in message:

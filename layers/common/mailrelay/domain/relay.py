@@ -6,14 +6,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from email import policy
-from email.message import EmailMessage
 from typing import Any
 
 from mailrelay.config import settings
 from mailrelay.dal.circuit import CircuitStore
 from mailrelay.dal.messages import MessageStore
 from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter, Slot
-from mailrelay.domain import auth, idempotency, mime
+from mailrelay.domain import auth, idempotency, mime, suppressions
 from mailrelay.domain.channels import ChannelRecord, now_iso
 from mailrelay.domain.formdata import media_type
 from mailrelay.errors import (
@@ -55,7 +54,10 @@ def mailgun_settings() -> MailgunSettings | None:
 
 def providers() -> list[Provider]:
     """The sending chain in the configured order (PROVIDER_ORDER, SES first by default)."""
-    made: dict[str, Callable[[], Provider]] = {"ses": SesProvider, "mailgun": lambda: MailgunProvider(mailgun_settings)}
+    made: dict[str, Callable[[], Provider]] = {
+        "ses": lambda: SesProvider(configuration_set=settings().ses_configuration_set),
+        "mailgun": lambda: MailgunProvider(mailgun_settings),
+    }
     return [made[name]() for name in settings().providers]
 
 
@@ -70,26 +72,25 @@ def breaker() -> Breaker:
 
 
 def _build(channel: ChannelRecord, body: bytes, content_type: str | None, message_id: str) -> Outgoing:
-    who = mime.ChannelAddresses(channel.sender, channel.recipients, channel.cc, channel.bcc)
     kind = media_type(content_type)
-    tags: dict[str, str] = {}
-    if kind in RAW_TYPES:
-        message: EmailMessage = mime.rewrite_raw(who, body, message_id)
-    elif kind in JSON_TYPES or kind.endswith("+json"):
-        request: MessageRequest = parse_json(MessageRequest, body)
-        message = mime.compose(who, request, message_id)
-        tags = request.tags
-    else:
+    request: MessageRequest | None = None
+    if kind in JSON_TYPES or kind.endswith("+json"):
+        request = parse_json(MessageRequest, body)
+    elif kind not in RAW_TYPES:
         raise UnsupportedMediaType(f"send application/json or message/rfc822, not {kind!r}")
+    to, cc, bcc, suppressed = suppressions.keep_deliverable(channel.recipients, channel.cc, channel.bcc)
+    who = mime.ChannelAddresses(channel.sender, to, cc, bcc)
+    message = mime.compose(who, request, message_id) if request else mime.rewrite_raw(who, body, message_id)
     return Outgoing(
         sender=channel.sender.email,
-        to=[a.email for a in channel.recipients],
-        cc=[a.email for a in channel.cc],
-        bcc=[a.email for a in channel.bcc],
+        to=[a.email for a in to],
+        cc=[a.email for a in cc],
+        bcc=[a.email for a in bcc],
         raw=message.as_bytes(policy=policy.SMTP),
         message_id=message_id,
         domain=channel.domain,
-        tags=tags,
+        tags=request.tags if request else {},
+        suppressed=suppressed,
     )
 
 
@@ -136,6 +137,7 @@ def deliver(channel: ChannelRecord, outgoing: Outgoing, deadline: Deadline) -> d
         providers=[],
         created_at=now_iso(now),
         test_mode=channel.test_mode,
+        suppressed=outgoing.suppressed,
     )
     record = {
         **status.model_dump(mode="json"),

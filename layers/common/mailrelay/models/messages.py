@@ -79,6 +79,7 @@ class MessageStatus(BaseModel):
     providers: list[Attempt]
     created_at: str
     test_mode: bool = False
+    suppressed: list[str] = Field(default_factory=list, description="recipients dropped: on the suppression list")
 
     @field_serializer("providers")
     def _compact(self, providers: list[Attempt]) -> list[dict]:

@@ -20,6 +20,7 @@ class Outgoing:
     message_id: str = ""
     domain: str | None = None  # the channel's sending domain (Mailgun), if it names one
     tags: dict[str, str] = field(default_factory=dict)
+    suppressed: list[str] = field(default_factory=list)  # dropped from the envelope (reported, never sent to)
 
     @property
     def destinations(self) -> list[str]:

@@ -64,8 +64,9 @@ def classify(error: ClientError) -> ProviderError:
 class SesProvider:
     name = "ses"
 
-    def __init__(self, config: Config = CLIENT_CONFIG):
+    def __init__(self, config: Config = CLIENT_CONFIG, configuration_set: str = ""):
         self._config = config  # module-level default: one cached client per container
+        self._configuration_set = configuration_set  # publishes bounces and complaints to the stack's topic
 
     def configured(self) -> bool:
         return True  # the function's IAM role is the configuration
@@ -90,8 +91,13 @@ class SesProvider:
             "Destination": {k: v for k, v in destination.items() if v},
             "Content": {"Raw": {"Data": message.raw}},
         }
-        if message.tags:
-            kwargs["EmailTags"] = [{"Name": k, "Value": v} for k, v in message.tags.items()]
+        tags = dict(message.tags)
+        if message.message_id:
+            tags["mailrelay_id"] = message.message_id  # comes back in bounce / complaint events
+        if tags:
+            kwargs["EmailTags"] = [{"Name": k, "Value": v} for k, v in tags.items()]
+        if self._configuration_set:
+            kwargs["ConfigurationSetName"] = self._configuration_set
         try:
             response = aws.client("sesv2", self._config).send_email(**kwargs)
         except ReadTimeoutError as exc:  # the request went out; SES may have sent it

@@ -1,0 +1,79 @@
+"""One suppression list for every provider: bounced or complaining addresses are never mailed again, whichever
+provider learnt of it, until an admin removes them."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+from mailrelay.config import settings
+from mailrelay.dal.suppressions import SuppressionStore
+from mailrelay.domain.channels import now_iso
+from mailrelay.errors import InvalidBody, NotFound, RelayError
+from mailrelay.models.common import Address
+from mailrelay.models.suppressions import Suppression, SuppressionPage
+
+
+class AllRecipientsSuppressed(RelayError):
+    status = 422
+    code = "all_recipients_suppressed"
+
+
+def store() -> SuppressionStore:
+    return SuppressionStore(settings().suppressions_table)
+
+
+def normalize(address: str) -> str:
+    """The key an address is suppressed under: email-validator's normal form, lower-cased."""
+    try:
+        return validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidBody(f"invalid email address: {exc}", error="invalid_address") from None
+
+
+def add(address: str, reason: str, source: str) -> tuple[Suppression, bool]:
+    """Suppress; (entry, created). An existing entry is kept as it was (its first reason stands)."""
+    key = normalize(address)
+    entry = Suppression(address=key, reason=reason, source=source, created_at=now_iso())
+    created = store().put_if_absent(entry.model_dump())
+    return (entry if created else Suppression.model_validate(store().get(key))), created
+
+
+def get(address: str) -> Suppression:
+    item = store().get(normalize(address))
+    if item is None:
+        raise NotFound("this address is not suppressed", error="not_suppressed")
+    return Suppression.model_validate(item)
+
+
+def remove(address: str) -> None:
+    if not store().delete(normalize(address)):
+        raise NotFound("this address is not suppressed", error="not_suppressed")
+
+
+def list_page(limit: int, cursor: str | None) -> SuppressionPage:
+    items, next_cursor = store().page(limit, cursor)
+    return SuppressionPage(suppressions=[Suppression.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+def is_suppressed(address: str) -> bool:
+    return store().get(address.lower()) is not None
+
+
+def keep_deliverable(
+    to: list[Address], cc: list[Address], bcc: list[Address]
+) -> tuple[list[Address], list[Address], list[Address], list[str]]:
+    """Drop suppressed addresses from every list; 422 when nobody is left."""
+    everyone = [a.email for a in (*to, *cc, *bcc)]
+    suppressed = store().which([a.lower() for a in everyone])
+    if not suppressed:
+        return to, cc, bcc, []
+
+    def kept(addresses: list[Address]) -> list[Address]:
+        return [a for a in addresses if a.email.lower() not in suppressed]
+
+    dropped = sorted({a for a in everyone if a.lower() in suppressed})
+    if not kept(to) and not kept(cc) and not kept(bcc):
+        raise AllRecipientsSuppressed(
+            "every recipient of this message is on the suppression list; nothing was sent", suppressed=dropped
+        )
+    return kept(to), kept(cc), kept(bcc), dropped
