@@ -27,8 +27,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml layers/common/requirements.txt
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed: $(BIN)/python pyproject.toml layers/common/requirements.txt clients/python/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e 'clients/python[aws,django]'
 	@touch $@
 
 install: $(VENV)/.installed
