@@ -150,28 +150,20 @@ def test_refused_submission_does_not_use_the_ip_slot(api: Api):
     assert post(api, signed(api)).status == 200
 
 
-def test_urlencoded_post_with_next_is_303(api: Api, form, sent):
-    body = signed(api, _next=f"{ORIGIN}/merci")
+def post_urlencoded(api: Api, body: dict):
     data = "&".join(f"{k}={v}" for k, v in body.items()).encode()
-    result = api.call(
-        "POST",
-        "/v1/forms/contact",
-        data=data,
-        headers={"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"},
-    )
+    headers = {"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"}
+    return api.call("POST", "/v1/forms/contact", data=data, headers=headers)
+
+
+def test_urlencoded_post_with_next_is_303(api: Api, form, sent):
+    result = post_urlencoded(api, signed(api, _next=f"{ORIGIN}/merci"))
     assert result.status == 303 and result.headers["Location"] == f"{ORIGIN}/merci"
     assert len(sent()) == 1
 
 
 def test_next_to_a_foreign_site_falls_back_to_redirect_url(api: Api, form):
-    body = signed(api, _next="https://evil.example.net/phish")
-    data = "&".join(f"{k}={v}" for k, v in body.items()).encode()
-    result = api.call(
-        "POST",
-        "/v1/forms/contact",
-        data=data,
-        headers={"Origin": ORIGIN, "Content-Type": "application/x-www-form-urlencoded"},
-    )
+    result = post_urlencoded(api, signed(api, _next="https://evil.example.net/phish"))
     assert result.status == 303 and result.headers["Location"] == f"{ORIGIN}/thanks"
 
 

@@ -38,7 +38,7 @@ class SuppressionStore:
         """The subset of `addresses` that is suppressed (one BatchGetItem per 100)."""
         found: set[str] = set()
         unique = sorted(set(addresses))
-        resource = aws.table(self._name).meta.client
+        client = self._table.meta.client  # the resource's client: takes and gives plain Python values
         for start in range(0, len(unique), _BATCH):
             request = {
                 self._name: {
@@ -48,7 +48,7 @@ class SuppressionStore:
                 }
             }
             while request:
-                response = resource.batch_get_item(RequestItems=request)
+                response = client.batch_get_item(RequestItems=request)
                 found.update(
                     i["address"]["S"] if isinstance(i["address"], dict) else i["address"]
                     for i in response["Responses"].get(self._name, [])

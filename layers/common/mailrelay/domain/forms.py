@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email import policy
 
 from pydantic import ValidationError
 
@@ -133,13 +132,4 @@ def _outgoing(
     if submission.name:  # Reply-To with the submitter's name, as mail clients show it
         del message["Reply-To"]
         message["Reply-To"] = mime.header_address(Address(email=submission.email, name=submission.name))
-    return Outgoing(
-        sender=channel.sender.email,
-        to=[a.email for a in to],
-        cc=[a.email for a in cc],
-        bcc=[a.email for a in bcc],
-        raw=message.as_bytes(policy=policy.SMTP),
-        message_id=message_id,
-        domain=channel.domain,
-        suppressed=suppressed,
-    )
+    return relay.package(channel, who, message, message_id, suppressed)

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from email import policy
+from email.message import EmailMessage
 from typing import Any
 
 from mailrelay.config import settings
@@ -81,15 +82,27 @@ def _build(channel: ChannelRecord, body: bytes, content_type: str | None, messag
     to, cc, bcc, suppressed = suppressions.keep_deliverable(channel.recipients, channel.cc, channel.bcc)
     who = mime.ChannelAddresses(channel.sender, to, cc, bcc)
     message = mime.compose(who, request, message_id) if request else mime.rewrite_raw(who, body, message_id)
+    return package(channel, who, message, message_id, suppressed, request.tags if request else {})
+
+
+def package(
+    channel: ChannelRecord,
+    who: mime.ChannelAddresses,
+    message: EmailMessage,
+    message_id: str,
+    suppressed: list[str],
+    tags: dict[str, str] | None = None,
+) -> Outgoing:
+    """The MIME message and its envelope, ready for the providers."""
     return Outgoing(
         sender=channel.sender.email,
-        to=[a.email for a in to],
-        cc=[a.email for a in cc],
-        bcc=[a.email for a in bcc],
+        to=[a.email for a in who.to],
+        cc=[a.email for a in who.cc],
+        bcc=[a.email for a in who.bcc],
         raw=message.as_bytes(policy=policy.SMTP),
         message_id=message_id,
         domain=channel.domain,
-        tags=request.tags if request else {},
+        tags=tags or {},
         suppressed=suppressed,
     )
 
