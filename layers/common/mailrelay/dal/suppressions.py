@@ -49,10 +49,7 @@ class SuppressionStore:
             }
             while request:
                 response = client.batch_get_item(RequestItems=request)
-                found.update(
-                    i["address"]["S"] if isinstance(i["address"], dict) else i["address"]
-                    for i in response["Responses"].get(self._name, [])
-                )
+                found.update(i["address"] for i in response["Responses"].get(self._name, []))
                 request = response.get("UnprocessedKeys") or None
         return found
 
