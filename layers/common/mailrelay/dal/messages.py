@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
 
 from mailrelay import aws
 from mailrelay.dal.items import from_item, to_item
@@ -33,8 +34,6 @@ class MessageStore:
 
     def mark(self, message_id: str, status: str) -> bool:
         """Set a known message's status (bounced / complained); False when there is no such message."""
-        from botocore.exceptions import ClientError
-
         try:
             self._table.update_item(
                 Key={"id": message_id},

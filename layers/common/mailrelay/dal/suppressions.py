@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mailrelay import aws
 from mailrelay.dal.items import decode_cursor, encode_cursor, from_item
 
@@ -21,8 +23,6 @@ class SuppressionStore:
 
     def put_if_absent(self, item: dict[str, Any]) -> bool:
         """Add; False (and the first entry kept) when the address is suppressed already."""
-        from botocore.exceptions import ClientError
-
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(address)")
         except ClientError as exc:
