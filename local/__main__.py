@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("LOCAL_WORKERS", "2")),
         help="worker processes (warm Lambda containers) per function",
     )
+    parser.add_argument("--warm-all", action="store_true", help="start every worker before serving (tests)")
     args = parser.parse_args(argv)
 
     admin_key = os.environ.get("MAILRELAY_ADMIN_KEY") or ""
@@ -129,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     pools = FunctionPools(
         template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
     )
-    pools.warm()
+    # One warm worker per function: no cold start for the first request. Like Lambda, more start on demand
+    # (with a cold start) when requests overlap; tests start them all up front.
+    pools.warm(per_function=None if args.warm_all else 1)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

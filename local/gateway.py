@@ -159,15 +159,22 @@ class FunctionPools:
             for name, function in template.functions.items()
         }
 
-    def warm(self, timeout: float = 120.0) -> None:
-        """Start and initialise every worker, so that a burst of requests really runs side by side."""
+    def warm(self, per_function: int | None = None, timeout: float = 120.0) -> None:
+        """Start and initialise `per_function` workers of each function (all by default), so that the first request
+        pays no cold start and a burst of requests really runs side by side."""
+        wanted = min(per_function or self.workers, self.workers)
         deadline = time.monotonic() + timeout
-        for pool in self._pools.values():
-            pids: set[int] = set()
-            while len(pids) < self.workers and time.monotonic() < deadline:
-                # Each task holds its worker a moment, so the next task needs another worker.
-                futures = [pool.submit(_busy_pid, 0.3) for _ in range(self.workers)]
-                pids |= {f.result(timeout=timeout) for f in futures}
+        pids: dict[str, set[int]] = {name: set() for name in self._pools}
+        while any(len(p) < wanted for p in pids.values()) and time.monotonic() < deadline:
+            # All pools at once (their start-ups overlap); each task holds its worker a moment, so that the
+            # next task of the same pool needs another worker.
+            futures = {
+                name: [pool.submit(_busy_pid, 0.3) for _ in range(wanted)]
+                for name, pool in self._pools.items()
+                if len(pids[name]) < wanted
+            }
+            for name, started in futures.items():
+                pids[name] |= {f.result(timeout=timeout) for f in started}
 
     def invoke(self, function: str, event: dict[str, Any], timeout: float = 29.0) -> dict[str, Any]:
         return self._pools[function].submit(_invoke, event).result(timeout=timeout)

@@ -43,7 +43,7 @@ def stack() -> Iterator[Stack]:
     env = {**os.environ, "MAILRELAY_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local", "--port", "0", "--workers", "4"],
+            [sys.executable, "-m", "local", "--port", "0", "--workers", "4", "--warm-all"],
             cwd=ROOT,
             env=env,
             stdout=out,
