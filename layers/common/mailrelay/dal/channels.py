@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from mailrelay import aws
-from mailrelay.dal.items import decode_cursor, encode_cursor, from_item, to_item
+from mailrelay.dal.items import conditional, from_item, scan_page, to_item
 
 
 class ChannelStore:
@@ -28,26 +27,14 @@ class ChannelStore:
         return self._put_if(record, Attr("descriptor").exists())
 
     def _put_if(self, record: dict[str, Any], condition) -> bool:
-        try:
-            self._table.put_item(Item=to_item(record), ConditionExpression=condition)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional(lambda: self._table.put_item(Item=to_item(record), ConditionExpression=condition))
 
     def delete(self, descriptor: str) -> bool:
         response = self._table.delete_item(Key={"descriptor": descriptor}, ReturnValues="ALL_OLD")
         return "Attributes" in response
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        kwargs: dict[str, Any] = {"Limit": limit}
-        start = decode_cursor(cursor, {"descriptor"})
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        response = self._table.scan(**kwargs)
-        items = [from_item(i) for i in response.get("Items", [])]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return scan_page(self._table, limit, cursor, {"descriptor"})
 
     def all(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

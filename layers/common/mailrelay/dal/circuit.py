@@ -7,12 +7,11 @@ fixed window. Both expire through TTL.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from mailrelay import aws
+from mailrelay.dal.items import conditional, timestamp
 
 
 class CircuitStore:
@@ -35,15 +34,11 @@ class CircuitStore:
 
     def open(self, provider: str, now: float, until: float) -> bool:
         """Open the circuit; False when it is open already (another container opened it first)."""
-        try:
-            self._table.update_item(
+        return conditional(
+            lambda: self._table.update_item(
                 Key={"key": f"circuit#{provider}"},
                 UpdateExpression="SET open_until = :until, expires_at = :exp",
-                ConditionExpression=Attr("open_until").not_exists() | Attr("open_until").lt(Decimal(f"{now:.6f}")),
-                ExpressionAttributeValues={":until": Decimal(f"{until:.6f}"), ":exp": math.ceil(until) + 3600},
+                ConditionExpression=Attr("open_until").not_exists() | Attr("open_until").lt(timestamp(now)),
+                ExpressionAttributeValues={":until": timestamp(until), ":exp": math.ceil(until) + 3600},
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )

@@ -5,10 +5,39 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mailrelay.errors import BadRequest
+
+
+def conditional(write: Callable[[], object]) -> bool:
+    """Run one conditional write: True when it happened, False when its ConditionExpression did not hold."""
+    try:
+        write()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def timestamp(seconds: float) -> Decimal:
+    """An epoch time as DynamoDB stores ours: a Decimal with microseconds."""
+    return Decimal(f"{seconds:.6f}")
+
+
+def scan_page(table, limit: int, cursor: str | None, key_names: set[str]) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a scan and the opaque cursor of the next (None at the end)."""
+    kwargs: dict[str, Any] = {"Limit": limit}
+    start = decode_cursor(cursor, key_names)
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    response = table.scan(**kwargs)
+    return [from_item(i) for i in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:

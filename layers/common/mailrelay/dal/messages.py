@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from mailrelay import aws
-from mailrelay.dal.items import from_item, to_item
+from mailrelay.dal.items import conditional, from_item, to_item
 
 
 class MessageStore:
@@ -34,16 +33,12 @@ class MessageStore:
 
     def mark(self, message_id: str, status: str) -> bool:
         """Set a known message's status (bounced / complained); False when there is no such message."""
-        try:
-            self._table.update_item(
+        return conditional(
+            lambda: self._table.update_item(
                 Key={"id": message_id},
                 UpdateExpression="SET #s = :s",
                 ConditionExpression=Attr("id").exists(),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":s": status},
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from mailrelay import aws
+from mailrelay.dal.items import conditional, timestamp
 
 
 class NonceStore:
@@ -20,7 +18,7 @@ class NonceStore:
                 "nonce": nonce,
                 "form": form,
                 "expires_at": int(expires_at),
-                "valid_until": Decimal(f"{expires_at:.6f}"),
+                "valid_until": timestamp(expires_at),
             },
             ConditionExpression=Attr("nonce").not_exists(),
         )
@@ -30,15 +28,11 @@ class NonceStore:
 
         The expiry is checked here, because DynamoDB's TTL deletes expired items lazily (up to days later).
         """
-        try:
-            self._table.delete_item(
+        return conditional(
+            lambda: self._table.delete_item(
                 Key={"nonce": nonce},
                 ConditionExpression=Attr("nonce").exists()
                 & Attr("form").eq(form)
-                & Attr("valid_until").gt(Decimal(f"{now:.6f}")),
+                & Attr("valid_until").gt(timestamp(now)),
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )

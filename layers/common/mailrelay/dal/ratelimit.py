@@ -14,6 +14,7 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from mailrelay import aws
+from mailrelay.dal.items import conditional, timestamp
 
 # Items outlive their period a little so a slow clock in one container cannot resurrect an old slot early.
 _TTL_SLACK_SECONDS = 300
@@ -32,22 +33,18 @@ class Busy(Exception):
         self.retry_after = retry_after
 
 
-def _decimal(value: float) -> Decimal:
-    return Decimal(f"{value:.6f}")
-
-
 class MinPeriodLimiter:
     def __init__(self, table_name: str):
         self._table = aws.table(table_name)
 
     def take(self, key: str, period: float, now: float) -> Slot:
         """Take the slot for `key` or raise Busy with the whole seconds to wait."""
-        next_at = _decimal(now + period)
+        next_at = timestamp(now + period)
         try:
             response = self._table.update_item(
                 Key={"key": key},
                 UpdateExpression="SET next_at = :next, expires_at = :exp",
-                ConditionExpression=Attr("next_at").not_exists() | Attr("next_at").lte(_decimal(now)),
+                ConditionExpression=Attr("next_at").not_exists() | Attr("next_at").lte(timestamp(now)),
                 ExpressionAttributeValues={":next": next_at, ":exp": math.ceil(now + period) + _TTL_SLACK_SECONDS},
                 ReturnValues="UPDATED_OLD",
             )
@@ -63,19 +60,21 @@ class MinPeriodLimiter:
 
     def give_back(self, slot: Slot) -> None:
         """Undo `take` unless somebody else has taken the key since (then their slot stands)."""
-        try:
-            if slot.previous_next_at is None:
-                self._table.delete_item(Key={"key": slot.key}, ConditionExpression=Attr("next_at").eq(slot.next_at))
-            else:
-                self._table.update_item(
+        if slot.previous_next_at is None:
+            conditional(
+                lambda: self._table.delete_item(
+                    Key={"key": slot.key}, ConditionExpression=Attr("next_at").eq(slot.next_at)
+                )
+            )
+        else:
+            conditional(
+                lambda: self._table.update_item(
                     Key={"key": slot.key},
                     UpdateExpression="SET next_at = :previous",
                     ConditionExpression=Attr("next_at").eq(slot.next_at),
                     ExpressionAttributeValues={":previous": slot.previous_next_at},
                 )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+            )
 
 
 class WindowCounter:
@@ -99,13 +98,9 @@ class WindowCounter:
 
 def first_use(table_name: str, key: str, ttl_seconds: int, now: float) -> bool:
     """Remember `key` for `ttl_seconds`; True the first time only (a replay cache in one conditional write)."""
-    try:
-        aws.table(table_name).put_item(
-            Item={"key": key, "expires_at": math.ceil(now + ttl_seconds), "valid_until": _decimal(now + ttl_seconds)},
-            ConditionExpression=Attr("key").not_exists() | Attr("valid_until").lt(_decimal(now)),
+    return conditional(
+        lambda: aws.table(table_name).put_item(
+            Item={"key": key, "expires_at": math.ceil(now + ttl_seconds), "valid_until": timestamp(now + ttl_seconds)},
+            ConditionExpression=Attr("key").not_exists() | Attr("valid_until").lt(timestamp(now)),
         )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    )

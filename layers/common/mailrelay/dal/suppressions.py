@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from mailrelay import aws
-from mailrelay.dal.items import decode_cursor, encode_cursor, from_item
+from mailrelay.dal.items import conditional, from_item, scan_page
 
 _BATCH = 100  # BatchGetItem's limit
 
@@ -23,13 +21,7 @@ class SuppressionStore:
 
     def put_if_absent(self, item: dict[str, Any]) -> bool:
         """Add; False (and the first entry kept) when the address is suppressed already."""
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(address)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(address)"))
 
     def delete(self, address: str) -> bool:
         return "Attributes" in self._table.delete_item(Key={"address": address}, ReturnValues="ALL_OLD")
@@ -54,9 +46,4 @@ class SuppressionStore:
         return found
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        kwargs: dict[str, Any] = {"Limit": limit}
-        start = decode_cursor(cursor, {"address"})
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        response = self._table.scan(**kwargs)
-        return [from_item(i) for i in response.get("Items", [])], encode_cursor(response.get("LastEvaluatedKey"))
+        return scan_page(self._table, limit, cursor, {"address"})

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from mailrelay.config import settings
-from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter
 from mailrelay.domain import captcha, formaccess, formdata, mime, nonces, relay, suppressions
 from mailrelay.domain.formaccess import FormChannel
-from mailrelay.errors import Forbidden, PayloadTooLarge, RateLimited, RelayError
+from mailrelay.errors import Forbidden, PayloadTooLarge, RelayError
 from mailrelay.http import validation_error
 from mailrelay.models.common import Address
 from mailrelay.models.forms import CAPTCHA_FIELDS, FormSubmission
@@ -77,19 +76,18 @@ def _submit(
     if form.captcha is not None:
         captcha.verify(form.captcha, fields.get(CAPTCHA_FIELDS[form.captcha.provider]), source_ip)
 
-    ip_slot = None
-    if form.per_ip_min_period > 0:
-        limiter = MinPeriodLimiter(settings().rate_table)
-        try:
-            ip_slot = limiter.take(f"form-ip#{channel.descriptor}#{source_ip}", form.per_ip_min_period, time.time())
-        except Busy as busy:
-            raise RateLimited("please wait before sending another message", busy.retry_after) from None
+    ip_slot = relay.take_slot(
+        f"form-ip#{channel.descriptor}#{source_ip}",
+        form.per_ip_min_period,
+        "please wait before sending another message",
+        time.time(),
+    )
     try:
         message_id = str(uuid.uuid4())
         status = relay.deliver(channel, _outgoing(channel, submission, fields, uploads, message_id), deadline)
     except BaseException:
         if ip_slot is not None:
-            MinPeriodLimiter(settings().rate_table).give_back(ip_slot)
+            relay.limiter().give_back(ip_slot)
         raise
     metrics.add_metric(name="FormAccepted", unit=MetricUnit.Count, value=1)
     return Submitted(status["id"], formaccess.safe_next(submission.next, form) or form.redirect_url, cors)

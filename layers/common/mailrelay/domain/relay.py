@@ -128,21 +128,25 @@ def send_message(
     )
 
 
-def _take_slot(channel: ChannelRecord, now: float) -> Slot | None:
-    if channel.min_period <= 0:
+def take_slot(key: str, period: float, refusal: str, now: float) -> Slot | None:
+    """The min-period slot for `key` (None when there is no limit), or 429 with `refusal` and Retry-After."""
+    if period <= 0:
         return None
     try:
-        return limiter().take(f"channel#{channel.descriptor}", channel.min_period, now)
+        return limiter().take(key, period, now)
     except Busy as busy:
         metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
-        raise RateLimited(
-            f"this channel accepts one message every {channel.min_period:g} s", busy.retry_after
-        ) from None
+        raise RateLimited(refusal, busy.retry_after) from None
 
 
 def deliver(channel: ChannelRecord, outgoing: Outgoing, deadline: Deadline) -> dict[str, Any]:
     now = time.time()
-    slot = _take_slot(channel, now)
+    slot = take_slot(
+        f"channel#{channel.descriptor}",
+        channel.min_period,
+        f"this channel accepts one message every {channel.min_period:g} s",
+        now,
+    )
     status = MessageStatus(
         id=outgoing.message_id,
         status="queued",
