@@ -43,6 +43,7 @@ lint: install
 sam-validate: install
 	$(BIN)/sam validate --lint
 	$(BIN)/sam validate
+	$(BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -t template.yaml
 
 sam-build: install
 	@test -n "$(PY313_DIR)" || { echo "sam build needs python3.13 (the Lambda runtime) on PATH"; exit 1; }
@@ -61,7 +62,7 @@ e2e: install
 	$(BIN)/pytest tests/e2e
 
 test: lint sam-validate sam-build
-	$(BIN)/pytest
+	MAILRELAY_BUILT_LAYER=.aws-sam/build/CommonLayer $(BIN)/pytest
 
 bench: install
 	$(BIN)/python -m tools.bench

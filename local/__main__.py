@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -19,7 +20,8 @@ from local.gateway import FunctionPools, Gateway
 from local.mailgun import MailgunStandIn
 from local.outbox import Outbox
 from local.provider_events import LocalEmitter
-from local.template import Template
+from local.ses import ServiceSimulation
+from local.template import ROOT, Template
 
 
 def _json(body: object, status: int = 200) -> Response:
@@ -64,6 +66,25 @@ def local_routes(outbox: Outbox, faults: Faults, local: LocalAws, demo: list[Dem
         return None
 
     return handle
+
+
+STATE_FILE = ROOT / ".mailrelay" / "local-stack.json"
+
+
+def state_path() -> Path:
+    """Where the running stack describes itself (`python -m local env-vars` / `invoke` read it)."""
+    return Path(os.environ.get("MAILRELAY_LOCAL_STATE") or STATE_FILE)
+
+
+def write_state(url: str, local: LocalAws, admin_key: str, environments: dict[str, dict[str, str]]) -> Path:
+    """The running stack's address, embedded AWS endpoint, admin key and each function's environment (local only:
+    the file holds the local admin key and the functions' local credentials; it is removed when the stack stops)."""
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"api_url": url, "aws_endpoint": local.endpoint, "admin_key": admin_key, "functions": environments}
+    path.write_text(json.dumps(state, indent=2, sort_keys=True))
+    path.chmod(0o600)
+    return path
 
 
 def banner(url: str, admin_key: str, domain: str, generated: bool) -> str:
@@ -111,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     template = Template()
     faults = Faults()
     emitter = LocalEmitter(signing_key=secrets.token_urlsafe(24))
-    moto_server = MotoServer(faults=faults, on_ses_sent=emitter.ses_sent).start()
-    mailgun = MailgunStandIn(api_key=secrets.token_urlsafe(24), faults=faults, on_sent=emitter.mailgun_sent).start()
+    moto_server = MotoServer(faults=faults).start()
+    mailgun = MailgunStandIn(
+        api_key=secrets.token_urlsafe(24), faults=faults, domains=(domain,), on_sent=emitter.mailgun_sent
+    ).start()
     local = provision(
         template,
         moto_server.endpoint,
@@ -124,9 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             "mailgun_webhook_signing_key": emitter.signing_key,
         },
     )
-    topic = template.ses_event_topic()
-    emitter.topic_arn = local.refs.get(topic, "") if topic else ""
-    emitter.subscribers = template.sns_subscribers(topic) if topic else []
+    services = ServiceSimulation(template, moto_server.ses, local.client)
+    services.refs = local.refs
     pools = FunctionPools(
         template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
     )
@@ -144,12 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     httpd = make_server(args.host, args.port, gateway, threaded=True)
     url = f"http://{args.host}:{httpd.server_port}"
     demo.append(DemoSite(url, create_demo_channel(gateway, admin_key, url, domain)))
-    emitter.pools, emitter.api_url = pools, url
+    emitter.api_url = url
+    services.pools = pools
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    state = write_state(url, local, admin_key, pools.environments)
     print(banner(url, admin_key, domain, generated), flush=True)
     try:
         httpd.serve_forever()
@@ -160,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         pools.shutdown()
         mailgun.stop()
         moto_server.stop()
+        state.unlink(missing_ok=True)
         print("mailrelay local stack stopped", flush=True)
     return 0
 

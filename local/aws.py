@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 import requests
 
-from local.faults import Faults, SesFaults
+from local.faults import Faults
+from local.ses import ACCOUNT_ID, LocalSes
 from local.template import Template, evaluate
 
 REGION = "us-east-1"
@@ -77,14 +78,13 @@ class AtomicDynamoDB:
 class MotoServer:
     """moto's server on a loopback port in a background thread (like ThreadedMotoServer, plus AtomicDynamoDB)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None, on_ses_sent=None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
-        if faults is not None:
-            app = SesFaults(app, faults, on_sent=on_ses_sent)
+        self.ses = LocalSes(AtomicDynamoDB(DomainDispatcherApplication(create_backend_app)), faults or Faults(), REGION)
+        app = self.ses
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self.endpoint = f"http://{host}:{self._server.server_port}"
@@ -115,7 +115,7 @@ def provision(
         **template.parameter_defaults(),
         **parameters,
         "AWS::Region": REGION,
-        "AWS::AccountId": "123456789012",
+        "AWS::AccountId": ACCOUNT_ID,
         "AWS::StackName": "mailrelay-local",
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
@@ -132,11 +132,11 @@ def provision(
             continue
         props = resource["Properties"]
         name = props.get("TableName", f"mailrelay-local-{logical_id}")
-        dynamodb.create_table(TableName=name, **{k: props[k] for k in _CREATE_TABLE_KEYS if k in props})
+        created = dynamodb.create_table(TableName=name, **{k: props[k] for k in _CREATE_TABLE_KEYS if k in props})
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        refs[logical_id] = name
+        refs[logical_id], refs[f"{logical_id}.Arn"] = name, created["TableDescription"]["TableArn"]
 
     secrets = local.client("secretsmanager")
     for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
@@ -153,10 +153,13 @@ def provision(
         )
         refs[logical_id] = created["ARN"]
 
-    sns = local.client("sns")
-    for logical_id, resource in template.of_type("AWS::SNS::Topic").items():
+    sqs = local.client("sqs")
+    for logical_id, resource in template.of_type("AWS::SQS::Queue").items():
         if wanted(resource):
-            refs[logical_id] = sns.create_topic(Name=f"mailrelay-local-{logical_id}")["TopicArn"]
+            name = f"mailrelay-local-{logical_id}"
+            refs[logical_id] = sqs.create_queue(QueueName=name)["QueueUrl"]
+            refs[f"{logical_id}.QueueName"] = name
+            refs[f"{logical_id}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
 
     ses = local.client("sesv2")
     for logical_id, resource in template.of_type("AWS::SES::ConfigurationSet").items():
@@ -164,17 +167,68 @@ def provision(
             name = str(evaluate(resource["Properties"].get("Name", f"mailrelay-local-{logical_id}"), refs))
             ses.create_configuration_set(ConfigurationSetName=name)
             refs[logical_id] = name
+
+    kms = local.client("kms")
+    for logical_id, resource in template.of_type("AWS::KMS::Key").items():
+        if wanted(resource):
+            policy = json.dumps(evaluate_deep(resource["Properties"]["KeyPolicy"], refs))
+            key = kms.create_key(Policy=policy, Description=str(resource["Properties"].get("Description", "")))
+            refs[logical_id], refs[f"{logical_id}.Arn"] = key["KeyMetadata"]["KeyId"], key["KeyMetadata"]["Arn"]
+
+    sns = local.client("sns")
+    for logical_id, resource in template.of_type("AWS::SNS::Topic").items():
+        if wanted(resource):
+            key = resource.get("Properties", {}).get("KmsMasterKeyId")
+            attributes = {"KmsMasterKeyId": str(evaluate(key, refs))} if key else {}
+            refs[logical_id] = sns.create_topic(Name=f"mailrelay-local-{logical_id}", Attributes=attributes)["TopicArn"]
+    for resource in template.of_type("AWS::SNS::TopicPolicy").values():
+        if wanted(resource):
+            policy = json.dumps(evaluate_deep(resource["Properties"]["PolicyDocument"], refs))
+            for topic in resource["Properties"]["Topics"]:
+                sns.set_topic_attributes(TopicArn=evaluate(topic, refs), AttributeName="Policy", AttributeValue=policy)
+    for function, topic, properties in template.sns_subscriptions():
+        attributes = {}
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(evaluate_deep(properties["RedrivePolicy"], refs))
+        endpoint = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+        sns.subscribe(TopicArn=refs[topic], Protocol="lambda", Endpoint=endpoint, Attributes=attributes)
+
+    if local.endpoint:  # event destinations live in the local SES (local/ses.py), which in-process moto lacks
+        for resource in template.of_type("AWS::SES::ConfigurationSetEventDestination").values():
+            if wanted(resource):
+                props = evaluate_deep(resource["Properties"], refs)
+                given = props["EventDestination"]
+                destination = {
+                    "Enabled": bool(given.get("Enabled", False)),
+                    "MatchingEventTypes": [t.upper() for t in given.get("MatchingEventTypes", [])],
+                }
+                if "SnsDestination" in given:
+                    destination["SnsDestination"] = {"TopicArn": given["SnsDestination"]["TopicARN"]}
+                ses.create_configuration_set_event_destination(
+                    ConfigurationSetName=props["ConfigurationSetName"],
+                    EventDestinationName=given["Name"],
+                    EventDestination=destination,
+                )
     for _logical_id, resource in template.of_type("AWS::SES::EmailIdentity").items():
         if wanted(resource):
             ses.create_email_identity(EmailIdentity=evaluate(resource["Properties"]["EmailIdentity"], refs))
     return local
 
 
+def evaluate_deep(node: Any, refs: Mapping[str, Any]) -> Any:
+    """`evaluate` everywhere inside a document (policies, event destinations)."""
+    node = evaluate(node, refs)
+    if isinstance(node, dict):
+        return {k: evaluate_deep(v, refs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [evaluate_deep(v, refs) for v in node]
+    return node
+
+
 def function_environment(template: Template, function: str, local: LocalAws) -> dict[str, str]:
     """A function's Environment from the template, resolved against the local resources, plus local settings."""
     env = {name: str(evaluate(value, local.refs)) for name, value in template.functions[function].environment.items()}
     env.update(local.environment())
-    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
     env.setdefault("POWERTOOLS_METRICS_DISABLED", os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"))
     env["AWS_LAMBDA_FUNCTION_NAME"] = function
     return env

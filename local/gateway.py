@@ -20,18 +20,13 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local.template import Route, Template, load_handler
+from local.template import Function, Route, Template, load_handler
+from mailrelay.limits import API_GATEWAY_LIMIT, LAMBDA_REQUEST_LIMIT, is_text
 
-# Lambda refuses synchronous payloads over 6 MB; API Gateway's own HTTP API limit is 10 MB.
-LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
-API_PAYLOAD_LIMIT = 10 * 1024 * 1024
-_TEXT_TYPES = (
-    "text/",
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-www-form-urlencoded",
-)
+# What API Gateway (HTTP API) and Lambda answer themselves, before or instead of the function (bodies as in AWS).
+PAYLOAD_TOO_LARGE = (413, "Request Entity Too Large")  # over 10 MB, or an event over Lambda's 6,291,456 bytes
+FUNCTION_FAILED = (500, "Internal Server Error")  # unhandled error, or the function ran into its own Timeout
+INTEGRATION_TIMEOUT = (503, "Service Unavailable")  # the route's TimeoutInMillis passed first
 
 
 class LambdaContext:
@@ -47,11 +42,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def is_text(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return not media or media.startswith(_TEXT_TYPES) or media.endswith("+json") or media.endswith("+xml")
 
 
 def build_event(request: Request, route: Route, path_parameters: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -89,7 +79,7 @@ def build_event(request: Request, route: Route, path_parameters: Mapping[str, st
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "isBase64Encoded": not text,
+        "isBase64Encoded": bool(body) and not text,  # no body: nothing to encode
     }
     if request.cookies:
         event["cookies"] = [f"{k}={v}" for k, v in request.cookies.items()]
@@ -120,20 +110,21 @@ def to_response(result: Any) -> Response:
 # ---------------------------------------------------------------- worker processes
 
 _worker_handler: Callable[[dict, Any], Any] | None = None
-_worker_function: str = ""
+_worker_function: Function | None = None
 
 
-def _init_worker(function: Any, environment: dict[str, str]) -> None:
+def _init_worker(function: Function, environment: dict[str, str]) -> None:
     global _worker_handler, _worker_function
     os.environ.update(environment)
-    _worker_function = function.logical_id
+    _worker_function = function
     _worker_handler = load_handler(function)
 
 
 def _invoke(event: dict[str, Any]) -> dict[str, Any]:
-    assert _worker_handler is not None
+    assert _worker_handler is not None and _worker_function is not None
+    context = LambdaContext(_worker_function.logical_id, _worker_function.timeout)
     try:
-        return {"ok": _worker_handler(event, LambdaContext(_worker_function))}
+        return {"ok": _worker_handler(event, context)}
     except Exception:
         return {"error": traceback.format_exc()}
 
@@ -147,17 +138,18 @@ class FunctionPools:
     """One process pool per function; `warm()` starts every worker up front (like provisioned concurrency)."""
 
     def __init__(self, template: Template, environments: Mapping[str, dict[str, str]], workers: int):
-        context = multiprocessing.get_context("spawn")
         self.workers = workers
-        self._pools = {
-            name: ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(function, environments[name]),
-            )
-            for name, function in template.functions.items()
-        }
+        self.functions = template.functions
+        self.environments = {name: dict(environments[name]) for name in template.functions}
+        self._pools = {name: self._new_pool(name) for name in template.functions}
+
+    def _new_pool(self, name: str) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.functions[name], self.environments[name]),
+        )
 
     def warm(self, per_function: int | None = None, timeout: float = 120.0) -> None:
         """Start and initialise `per_function` workers of each function (all by default), so that the first request
@@ -176,8 +168,20 @@ class FunctionPools:
             for name, started in futures.items():
                 pids[name] |= {f.result(timeout=timeout) for f in started}
 
-    def invoke(self, function: str, event: dict[str, Any], timeout: float = 29.0) -> dict[str, Any]:
-        return self._pools[function].submit(_invoke, event).result(timeout=timeout)
+    def invoke(self, function: str, event: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Run the event; past `timeout` (default: the function's Timeout) the function is stopped, as Lambda stops
+        it, and TimeoutError raised. A process cannot be stopped alone in a pool, so the function's whole pool is
+        replaced: requests of that function still running then fail (Lambda would stop only the one container)."""
+        limit = self.functions[function].timeout if timeout is None else timeout
+        future = self._pools[function].submit(_invoke, event)
+        try:
+            return future.result(timeout=limit)
+        except TimeoutError:
+            stale, self._pools[function] = self._pools[function], self._new_pool(function)
+            for process in list(getattr(stale, "_processes", {}).values()):
+                process.kill()
+            stale.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def shutdown(self) -> None:
         for pool in self._pools.values():
@@ -214,18 +218,23 @@ class Gateway:
             return _gateway_error(404, "Not Found")
         route, params = found
         body = request.get_data(cache=False)
-        if len(body) > API_PAYLOAD_LIMIT:
-            return _gateway_error(413, "Request Entity Too Large")
+        if len(body) > API_GATEWAY_LIMIT:
+            return _gateway_error(*PAYLOAD_TOO_LARGE)
         event = build_event(request, route, params, body)
-        if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
-            return _gateway_error(413, "Request Entity Too Large")
+        if len(json.dumps(event)) > LAMBDA_REQUEST_LIMIT:  # the limit applies to the event, after base64
+            return _gateway_error(*PAYLOAD_TOO_LARGE)
+        function_timeout = self.pools.functions[route.function].timeout
         try:
-            outcome = self.pools.invoke(route.function, event)
+            outcome = self.pools.invoke(route.function, event, min(function_timeout, route.integration_timeout))
         except TimeoutError:
-            return _gateway_error(503, "Service Unavailable")
+            if function_timeout < route.integration_timeout:
+                self.log(f"{route.function} timed out after {function_timeout:g} s (its Timeout)")
+                return _gateway_error(*FUNCTION_FAILED)
+            self.log(f"{route.key}: no answer within the integration timeout ({route.integration_timeout:g} s)")
+            return _gateway_error(*INTEGRATION_TIMEOUT)
         if "error" in outcome:
             self.log(f"{route.function} raised:\n{outcome['error']}")
-            return _gateway_error(500, "Internal Server Error")
+            return _gateway_error(*FUNCTION_FAILED)
         return to_response(outcome["ok"])
 
 

@@ -1,4 +1,5 @@
-"""A local Mailgun stand-in: a real HTTP server speaking Mailgun's `POST /v3/{domain}/messages.mime`."""
+"""A local Mailgun stand-in: a real HTTP server speaking Mailgun's `POST /v3/{domain}/messages.mime` and
+`GET /v3/domains/{domain}`, for the domains its account has (like Mailgun, it knows no other)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from local.outbox import describe
 
 
 class MailgunStandIn:
-    def __init__(self, api_key: str, faults: Faults, host: str = "127.0.0.1", port: int = 0, on_sent=None):
+    def __init__(
+        self, api_key: str, faults: Faults, domains: tuple[str, ...] = (), host="127.0.0.1", port=0, on_sent=None
+    ):
         self.api_key = api_key
+        self.domains = set(domains)
         self.faults = faults
         self.on_sent = on_sent  # (recipients, user variables) of each accepted message
         self._lock = threading.Lock()
@@ -47,14 +51,21 @@ class MailgunStandIn:
 
     def handle(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
-        if request.method != "POST" or len(parts) != 3 or parts[0] != "v3" or parts[2] != "messages.mime":
+        domain_info = request.method == "GET" and len(parts) == 3 and parts[:2] == ["v3", "domains"]
+        send = request.method == "POST" and len(parts) == 3 and parts[0] == "v3" and parts[2] == "messages.mime"
+        if not (domain_info or send):
             return _json(404, {"message": "Not Found"})
         expected = "Basic " + base64.b64encode(f"api:{self.api_key}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return Response("Forbidden", status=401)
         error = self.faults.mailgun_error()
-        if error:
+        if error and not (domain_info and error[0] < 500):  # a refused message says nothing about the account
             return _json(error[0], {"message": error[1]})
+        domain = parts[2] if domain_info else parts[1]
+        if self.domains and domain not in self.domains:
+            return _json(404, {"message": "Domain not found"})
+        if domain_info:
+            return _json(200, {"domain": {"name": domain, "state": "active"}})
         upload = request.files.get("message")
         recipients = request.form.getlist("to")
         if upload is None or not recipients:

@@ -129,43 +129,24 @@ def wanted_events(recipients: list[str]) -> list[tuple[str, str]]:
 
 
 class LocalEmitter:
-    """Plays the providers' part for bounce@ / complaint@ recipients in the local stack: SES's notification goes to
-    the functions subscribed to the template's SES event topic, Mailgun's webhook to the API over HTTP."""
+    """Plays Mailgun's part for bounce@ / complaint@ recipients in the local stack: its signed webhook, to the API over
+    HTTP. (SES's part - event publishing through the configuration set, SNS and Lambda - is local/ses.py.)"""
 
     DELAY_S = 0.5  # let the relay finish its message record first, as the real providers do
 
     def __init__(self, signing_key: str):
         self.signing_key = signing_key
-        self.pools = None  # set once the worker pools exist
         self.api_url = ""  # set once the API listens
-        self.topic_arn = ""
-        self.subscribers: list[str] = []
-
-    def _later(self, action) -> None:
-        import threading
-
-        timer = threading.Timer(self.DELAY_S, action)
-        timer.daemon = True
-        timer.start()
-
-    def ses_sent(self, request: dict[str, Any]) -> None:
-        destinations = [a for addresses in (request.get("Destination") or {}).values() for a in addresses]
-        tags = {t.get("Name"): t.get("Value") for t in request.get("EmailTags") or []}
-        for kind, address in wanted_events(destinations):
-            notification = ses_notification(
-                "Bounce" if kind == "bounce" else "Complaint",
-                [address],
-                tags.get("mailrelay_id"),
-                request.get("FromEmailAddress", ""),
-            )
-            event = sns_event(self.topic_arn, notification)
-            for function in self.subscribers:
-                self._later(lambda f=function, e=event: self.pools.invoke(f, e))
 
     def mailgun_sent(self, recipients: list[str], variables: dict[str, str]) -> None:
+        import threading
+
         import requests
 
         for kind, address in wanted_events(recipients):
             data = mailgun_event("failed" if kind == "bounce" else "complained", address, variables.get("mailrelay_id"))
             body = mailgun_webhook(self.signing_key, data)
-            self._later(lambda b=body: requests.post(f"{self.api_url}/v1/webhooks/mailgun", json=b, timeout=10))
+            post = lambda b=body: requests.post(f"{self.api_url}/v1/webhooks/mailgun", json=b, timeout=10)  # noqa: E731
+            timer = threading.Timer(self.DELAY_S, post)
+            timer.daemon = True
+            timer.start()

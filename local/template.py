@@ -44,6 +44,7 @@ class Route:
     path: str
     function: str
     authorization: str = "NONE"
+    integration_timeout: float = 30.0  # seconds API Gateway waits for the function (TimeoutInMillis)
     pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +68,8 @@ class Function:
     code_uri: str
     handler: str
     environment: Mapping[str, Any]
+    timeout: float = 3.0  # seconds (Lambda's default when neither the function nor Globals say)
+    memory: int = 128
 
     @property
     def source(self) -> Path:
@@ -102,6 +105,8 @@ class Template:
                 code_uri=str(props.get("CodeUri", globals_.get("CodeUri", ""))).rstrip("/"),
                 handler=props.get("Handler", globals_.get("Handler", "")),
                 environment=env,
+                timeout=float(props.get("Timeout", globals_.get("Timeout", 3))),
+                memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
             )
         return functions
 
@@ -117,12 +122,14 @@ class Template:
             match = re.fullmatch(r"integrations/\$\{(\w+)\}", target)
             if not match or match.group(1) not in integrations:
                 raise ValueError(f"{logical_id}: target {target!r} is not an integration in the template")
-            uri = integrations[match.group(1)]["Properties"]["IntegrationUri"]
+            integration = integrations[match.group(1)]["Properties"]
+            uri = integration["IntegrationUri"]
             function = uri["Fn::GetAtt"][0]
             if function not in self.functions:
                 raise ValueError(f"{logical_id}: integration invokes {function!r}, which is not a function")
             auth = props.get("AuthorizationType", "NONE")
-            routes.append(Route(method=method, path=path, function=function, authorization=str(auth)))
+            timeout = float(integration.get("TimeoutInMillis", 30_000)) / 1000
+            routes.append(Route(method, path, function, str(auth), integration_timeout=timeout))
         return sorted(routes, key=lambda r: r.specificity)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -133,14 +140,18 @@ class Template:
                     return route, found.groupdict()
         return None
 
-    def sns_subscribers(self, topic: str) -> list[str]:
-        """Functions subscribed to the SNS topic with logical id `topic` (SAM `Type: SNS` events)."""
+    def sns_subscriptions(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, topic logical id, event properties) for every SAM `Type: SNS` event."""
         return [
-            name
+            (name, event["Properties"]["Topic"]["Ref"], event["Properties"])
             for name, resource in self.of_type("AWS::Serverless::Function").items()
             for event in (resource.get("Properties", {}).get("Events") or {}).values()
-            if event.get("Type") == "SNS" and event.get("Properties", {}).get("Topic") == {"Ref": topic}
+            if event.get("Type") == "SNS"
         ]
+
+    def sns_subscribers(self, topic: str) -> list[str]:
+        """Functions subscribed to the SNS topic with logical id `topic`."""
+        return [function for function, subscribed, _ in self.sns_subscriptions() if subscribed == topic]
 
     def ses_event_topic(self) -> str | None:
         """The SNS topic SES publishes bounces and complaints to (from the configuration set's event destination)."""
@@ -155,7 +166,8 @@ class Template:
 
 
 def evaluate(node: Any, refs: Mapping[str, Any], conditions: Mapping[str, Any] | None = None) -> Any:
-    """Resolve the intrinsics the local stack needs: Ref, Sub (${Name} only), Equals, Not, And, Or, If, Condition."""
+    """Resolve the intrinsics the local stack needs: Ref, GetAtt, Sub (${Name} only), Equals, Not, And, Or, If and
+    Condition."""
     conditions = conditions or {}
     if isinstance(node, dict) and len(node) == 1:
         ((name, arg),) = node.items()
@@ -163,6 +175,8 @@ def evaluate(node: Any, refs: Mapping[str, Any], conditions: Mapping[str, Any] |
             if arg not in refs:
                 raise KeyError(f"!Ref {arg}: not known to the local stack")
             return refs[arg]
+        if name == "Fn::GetAtt":
+            return evaluate({"Ref": ".".join(arg)}, refs)  # provisioning records "Logical.Attribute" values
         if name == "Fn::Sub":
             return re.sub(r"\$\{([\w.:]+)\}", lambda m: str(evaluate({"Ref": m.group(1)}, refs)), arg)
         if name == "Fn::Equals":

@@ -54,6 +54,7 @@ SAMPLES = [
     ("control-list-channels", "GET", "/v1/channels?limit=10", ADMIN, None),
     ("control-delete-channel", "DELETE", "/v1/channels/website", ADMIN, None),
     ("control-rotate-token", "POST", "/v1/channels/website/token", {**ADMIN, **JSON_TYPE}, {"grace_seconds": 300}),
+    ("control-doctor", "GET", "/v1/doctor", ADMIN, None),
     (
         "relayery-put-channel",
         "PUT",

@@ -9,7 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
+from mailrelay import timebox
 from mailrelay.domain import auth, channels, suppressions
+from mailrelay.domain import doctor as diagnose
 from mailrelay.http import error_doc, guarded, json_response, make_resolver, model_doc
 from mailrelay.models.channels import (
     ChannelPage,
@@ -22,8 +24,9 @@ from mailrelay.models.channels import (
     TokenResponse,
 )
 from mailrelay.models.common import DESCRIPTOR_PATTERN
+from mailrelay.models.doctor import DoctorReport
 from mailrelay.models.suppressions import Suppression, SuppressionPage, SuppressionRequest
-from mailrelay.observability import logger, metrics, tracer
+from mailrelay.observability import logger, metrics
 
 app = make_resolver()
 
@@ -46,7 +49,7 @@ NOT_FOUND = {404: error_doc("no such channel")}
 )
 def put_channel(descriptor: Descriptor, spec: Annotated[ChannelSpec, Body()]):
     channel, created = channels.put_channel(descriptor, spec)
-    hidden = {"token"} if channel.token is None else set()
+    hidden = {name for name in ("token", "warnings") if getattr(channel, name) is None}
     return json_response(201 if created else 200, channel.model_dump(mode="json", exclude=hidden))
 
 
@@ -97,6 +100,17 @@ def delete_channel(descriptor: Descriptor):
 def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest | None, Body()] = None):
     grace = request.grace_seconds if request else 0
     return json_response(200, channels.rotate_token(descriptor, grace).model_dump(mode="json", exclude_none=True))
+
+
+@app.get(
+    "/v1/doctor",
+    summary="Can this deployment really send? SES account and identities, event wiring, Mailgun, alarms",
+    tags=["control"],
+    security=ADMIN,
+    responses={200: model_doc("one line per check: ok, warn or fail, with what to do", DoctorReport), **COMMON},
+)
+def doctor():
+    return json_response(200, diagnose.run().model_dump(mode="json", exclude_none=True))
 
 
 # ---- suppression list (shared by every provider)
@@ -193,7 +207,7 @@ def relayery_list_channels(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    timebox.start(context)
     return guarded(app, auth.require_admin, event, context)

@@ -1,34 +1,18 @@
-"""Provider events: SES bounce / complaint notifications (SNS) and Mailgun webhooks, into the suppression list."""
+"""SES bounce and complaint notifications, delivered by SNS from the stack's own topic, into the suppression list.
+
+SNS invokes this function asynchronously. An error (e.g. DynamoDB unavailable) is raised, not swallowed: Lambda
+retries the invocation twice and then hands the event to the dead-letter queue (template: EventInvokeConfig).
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.logging import correlation_paths
-
+from mailrelay import timebox
 from mailrelay.domain import provider_events
-from mailrelay.http import body_bytes, error_doc, json_response, make_resolver
-from mailrelay.observability import logger, metrics, tracer
-
-app = make_resolver()
+from mailrelay.observability import logger, metrics
 
 
-@app.post(
-    "/v1/webhooks/mailgun",
-    summary="Mailgun webhook (permanent failures, complaints)",
-    tags=["events"],
-    responses={
-        200: {"description": "accepted"},
-        406: error_doc("bad, stale or replayed signature: Mailgun stops retrying"),
-    },
-)
-def mailgun_webhook():
-    applied = provider_events.mailgun_webhook(body_bytes(app.current_event.raw_event))
-    return json_response(200, {"status": "applied" if applied else "ignored"})
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
-    if "Records" in event:  # SNS: SES event publishing through the stack's topic
-        return provider_events.handle_sns(event["Records"])
-    return app.resolve(event, context)
+    timebox.start(context)
+    return provider_events.handle_sns(event.get("Records") or [])

@@ -7,11 +7,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
+from mailrelay import timebox
 from mailrelay.domain import nonces
 from mailrelay.http import error_doc, json_response, make_resolver, model_doc
 from mailrelay.models.common import DESCRIPTOR_PATTERN
 from mailrelay.models.forms import NonceResponse
-from mailrelay.observability import logger, metrics, tracer
+from mailrelay.observability import logger, metrics
 
 app = make_resolver()
 
@@ -34,7 +35,7 @@ def get_nonce(form: Annotated[str, Query(pattern=DESCRIPTOR_PATTERN, description
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    timebox.start(context)
     return app.resolve(event, context)

@@ -8,14 +8,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
-from mailrelay import apidocs
+from mailrelay import apidocs, timebox
 from mailrelay.domain import formaccess, forms, idempotency, relay
 from mailrelay.errors import RelayError
 from mailrelay.http import body_bytes, error_doc, html_error_response, json_response, make_resolver, model_doc
 from mailrelay.models.common import DESCRIPTOR_PATTERN
 from mailrelay.models.forms import FormAccepted
 from mailrelay.models.messages import MessageStatus
-from mailrelay.observability import logger, metrics, tracer
+from mailrelay.observability import logger, metrics
 
 app = make_resolver()
 
@@ -154,8 +154,8 @@ def docs():
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    timebox.start(context)
     idempotency.register_lambda_context(context)
     return app.resolve(event, context)

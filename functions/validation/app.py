@@ -8,10 +8,11 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
+from mailrelay import timebox
 from mailrelay.domain import auth, validation
 from mailrelay.http import error_doc, json_response, make_resolver, model_doc
 from mailrelay.models.suppressions import AddressCheck, VerificationRequested
-from mailrelay.observability import logger, metrics, tracer
+from mailrelay.observability import logger, metrics
 
 app = make_resolver()
 
@@ -50,7 +51,7 @@ def verify_address(address: AddressParam):
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
+    timebox.start(context)
     return app.resolve(event, context)

@@ -139,7 +139,9 @@ def test_per_ip_limit_is_429_with_retry_after(api: Api, sent):
     assert post(api, signed(api)).status == 200
     second = post(api, signed(api))
     assert second.status == 429 and 59 <= int(second.headers["Retry-After"]) <= 60
-    assert second.headers["Access-Control-Allow-Origin"] == ORIGIN  # the page can read why
+    assert second.headers["Access-Control-Allow-Origin"] == ORIGIN  # the page can read why ...
+    assert second.headers["Access-Control-Expose-Headers"] == "Retry-After"  # ... and when to try again
+    assert second.json["retry_after"] == int(second.headers["Retry-After"])
     assert post(api, signed(api), ip="203.0.113.99").status == 200  # another visitor is not affected
     assert len(sent()) == 2
 

@@ -66,15 +66,17 @@ def test_ses_sends_raw_with_envelope_and_tags(ses):
         ("SendingPausedException", 400, "Sending is paused for this account.", Failure.PROVIDER),
         ("AccountSuspendedException", 400, "Account suspended", Failure.PROVIDER),
         ("AccessDeniedException", 403, "not authorized to perform ses:SendEmail", Failure.PROVIDER),
-        ("MailFromDomainNotVerifiedException", 400, "MAIL FROM domain not verified", Failure.PROVIDER),
         ("NotFoundException", 404, "Configuration set does not exist", Failure.PROVIDER),
+        # channel-side: fall over, but SES is healthy (its circuit must not open for one channel's set-up)
+        ("MailFromDomainNotVerifiedException", 400, "MAIL FROM domain not verified", Failure.CHANNEL),
         (
             "MessageRejected",
             400,
-            "Email address is not verified. The following identities failed the check",
-            Failure.PROVIDER,
+            "Email address is not verified. The following identities failed the check in region US-EAST-1: "
+            "a@example.com",
+            Failure.CHANNEL,
         ),
-        ("MessageRejected", 400, "Did not have authority to send from email a@example.com", Failure.PROVIDER),
+        ("MessageRejected", 400, "Did not have authority to send from email a@example.com", Failure.CHANNEL),
         ("InternalFailure", 500, "internal error", Failure.PROVIDER),
         ("ServiceUnavailable", 503, "Service is unavailable", Failure.PROVIDER),
         # message-side: no fallback, 4xx to the caller
@@ -109,8 +111,16 @@ def test_ses_throttled_twice_is_provider_side(ses):
 def test_ses_throttled_without_time_left_is_not_retried(ses):
     ses.add_client_error("send_email", "TooManyRequestsException", "Maximum sending rate exceeded.", 429)
     with pytest.raises(ProviderError) as caught:
-        SesProvider().send(MESSAGE, budget(3.0))
+        SesProvider().send(MESSAGE, budget(7.4))  # one whole attempt (2 + 5 s) and the jitter do not fit again
     assert caught.value.failure is Failure.PROVIDER  # and no second response was consumed
+
+
+def test_ses_attempt_read_timeout_is_cut_to_the_time_left(ses):
+    with pytest.raises(ProviderError) as caught:
+        SesProvider().send(MESSAGE, budget(2.5))  # 2 s to connect leave less than 1 s to wait for the answer
+    assert caught.value.failure is Failure.PROVIDER and "no time left" in caught.value.reason
+    short = SesProvider()._client(budget(5.5))
+    assert short.meta.config.read_timeout == 3 and short.meta.config.connect_timeout == 2
 
 
 @pytest.fixture
@@ -287,6 +297,15 @@ def test_chain_falls_over_on_provider_trouble_and_counts_it():
     assert delivered.provider == "mailgun"
     assert outcomes(delivered.attempts) == [("ses", "failed"), ("mailgun", "sent")]
     assert breaker.failures == ["ses"]
+
+
+def test_chain_falls_over_on_a_channel_side_refusal_without_counting_it():
+    breaker = Circuits()
+    refused = ProviderError(Failure.CHANNEL, "MessageRejected: Email address is not verified.")
+    first, second = Scripted("ses", refused), Scripted("mailgun", "id-2")
+    delivered = chain.send([first, second], MESSAGE, budget(), breaker)
+    assert outcomes(delivered.attempts) == [("ses", "failed"), ("mailgun", "sent")]
+    assert breaker.failures == []  # SES is healthy: one channel's unverified sender must not open its circuit
 
 
 def test_chain_stops_on_message_rejection_without_counting_it():

@@ -23,6 +23,7 @@ class Settings(BaseModel):
     suppressions_table: str = Field(default="", validation_alias="SUPPRESSIONS_TABLE")
     ses_configuration_set: str = Field(default="", validation_alias="SES_CONFIGURATION_SET")
     ses_events_topic_arn: str = Field(default="", validation_alias="SES_EVENTS_TOPIC_ARN")
+    alarm_topic_arn: str = Field(default="", validation_alias="ALARM_TOPIC_ARN")
     dns_nameserver: str = Field(
         default="", pattern=r"^$|^[0-9a-fA-F.:]+(@[0-9]{1,5})?$", validation_alias="DNS_NAMESERVER"
     )

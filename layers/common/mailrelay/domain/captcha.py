@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from mailrelay import timebox
 from mailrelay.config import settings
 from mailrelay.errors import Forbidden, UpstreamUnavailable
 from mailrelay.models.forms import Captcha
 
-TIMEOUT = (2.0, 5.0)
+CONNECT_TIMEOUT, READ_TIMEOUT = 2.0, 5.0
 
 
 def _verify_url(provider: str) -> str:
@@ -27,7 +28,7 @@ def verify(captcha: Captcha, token: str | None, remote_ip: str) -> None:
         response = requests.post(
             _verify_url(captcha.provider),
             data={"secret": captcha.secret, "response": token, "remoteip": remote_ip},
-            timeout=TIMEOUT,
+            timeout=(CONNECT_TIMEOUT, max(0.1, timebox.left(READ_TIMEOUT))),
         )
         if response.status_code >= 500:
             raise requests.HTTPError(f"HTTP {response.status_code}")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from mailrelay import limits
 from mailrelay.config import settings
 from mailrelay.dal.channels import ChannelStore
 from mailrelay.domain import tokens
@@ -22,6 +23,7 @@ from mailrelay.models.channels import (
 )
 from mailrelay.models.common import Address
 from mailrelay.models.forms import FormSettings, FormSettingsView
+from mailrelay.providers import ses
 
 
 class ChannelRecord(BaseModel):
@@ -94,8 +96,27 @@ def put_channel(descriptor: str, spec: ChannelSpec) -> tuple[ChannelWithToken, b
         saved = store().replace(item) if existing else store().create(item)
         if saved:
             view = record.view().model_dump()
-            return ChannelWithToken(**view, token=new_token), existing is None
+            return ChannelWithToken(**view, token=new_token, warnings=warnings(spec) or None), existing is None
         # A concurrent create or delete changed the picture: decide again on fresh state.
+
+
+def warnings(spec: ChannelSpec) -> list[str]:
+    """What a real deployment would refuse about this channel, said when it is saved rather than on its first send."""
+    found = []
+    status = ses.identity_status(spec.sender.email)
+    if status != "SUCCESS":
+        said = f"its status is {status}" if status else "SES could not be asked"
+        found.append(
+            f"the sender {spec.sender.email} is not verified in SES ({said}): SES refuses this channel's mail, which "
+            "then goes to the next provider only; verify the address or its domain (README: Deploy)"
+        )
+    raw_ceiling = limits.ceiling("message/rfc822")
+    if "max_size" in spec.model_fields_set and spec.max_size > raw_ceiling:  # chosen, not the default
+        found.append(
+            f"max_size {spec.max_size:,} is above what one raw (message/rfc822) or multipart request can carry through "
+            f"API Gateway and Lambda ({raw_ceiling:,} bytes, base64-encoded on the way): such requests get 413 above it"
+        )
+    return found
 
 
 def get_channel(descriptor: str) -> ChannelView:
@@ -113,9 +134,14 @@ def list_channels(limit: int, cursor: str | None) -> ChannelPage:
     )
 
 
+def all_records() -> list[ChannelRecord]:
+    """Every channel, sorted by descriptor (reads the whole table: admin use only)."""
+    return sorted((ChannelRecord.model_validate(i) for i in store().all()), key=lambda r: r.descriptor)
+
+
 def list_channels_paged(page: int, per_page: int) -> RelayeryChannelPage:
-    """mailgun-relayery's numbered pages (sorted by descriptor; reads the whole table, fine for admin use)."""
-    records = sorted((ChannelRecord.model_validate(i) for i in store().all()), key=lambda r: r.descriptor)
+    """mailgun-relayery's numbered pages (sorted by descriptor)."""
+    records = all_records()
     start = (page - 1) * per_page
     return RelayeryChannelPage(
         page=page,

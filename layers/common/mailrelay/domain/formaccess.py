@@ -36,10 +36,12 @@ def cors_headers(form: FormSettings, origin: str | None) -> dict[str, str]:
     """CORS response headers for an allowed Origin; 403 for a disallowed one. No Origin: not a CORS request."""
     if origin is None:
         return {}
+    # A cross-origin script sees only CORS-safelisted response headers unless told: the snippet reads Retry-After.
+    exposed = {"Access-Control-Expose-Headers": "Retry-After"}
     if "*" in form.allowed_origins:
-        return {"Access-Control-Allow-Origin": "*"}
+        return {"Access-Control-Allow-Origin": "*", **exposed}
     if origin.lower().rstrip("/") in form.allowed_origins:
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **exposed}
     raise Forbidden("this page's origin may not use this form", error="origin_not_allowed")
 
 

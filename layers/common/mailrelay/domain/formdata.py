@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
 from mailrelay.errors import BadRequest, InvalidBody, UnsupportedMediaType
+from mailrelay.limits import media_type
 
 MAX_FIELDS = 200
 
@@ -19,10 +20,6 @@ class Upload:
     filename: str
     content_type: str
     data: bytes
-
-
-def media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def _merge(pairs: list[tuple[str, str]]) -> dict[str, str]:

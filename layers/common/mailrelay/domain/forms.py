@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from mailrelay import limits, timebox
 from mailrelay.config import settings
 from mailrelay.domain import captcha, formaccess, formdata, mime, nonces, relay, suppressions
 from mailrelay.domain.formaccess import FormChannel
@@ -37,7 +38,7 @@ class Submitted:
 def submit(
     descriptor: str, headers: Mapping[str, str], body: bytes, content_type: str | None, source_ip: str
 ) -> Submitted:
-    deadline = Deadline(settings().send_budget_seconds)
+    deadline = Deadline(timebox.left(settings().send_budget_seconds))
     channel = formaccess.load_form(descriptor)
     cors = formaccess.cors_headers(channel.form, headers.get("origin"))
     try:
@@ -56,8 +57,8 @@ def _submit(
     cors: dict[str, str],
 ) -> Submitted:
     form = channel.form
-    if len(body) > channel.max_size:
-        raise PayloadTooLarge(f"the form data is {len(body):,} bytes; this form accepts at most {channel.max_size:,}")
+    if len(body) > limits.body_limit(channel.max_size, content_type):
+        raise PayloadTooLarge(limits.too_large_message(len(body), channel.max_size, content_type, "form data"))
     fields, uploads = formdata.parse(content_type, body)
     if fields.get(form.honeypot_field, "").strip():
         metrics.add_metric(name="FormHoneypot", unit=MetricUnit.Count, value=1)

@@ -24,12 +24,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from mailrelay import timebox
 from mailrelay.config import settings
 from mailrelay.errors import BadRequest, RelayError
 
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 TTL_SECONDS = 24 * 3600
-WAIT_SECONDS = 25.0
+WAIT_SECONDS = 25.0  # at most; never longer than the invocation has left
 
 CONFIG = IdempotencyConfig(
     event_key_jmespath="[descriptor, key]",
@@ -72,7 +73,7 @@ def once(descriptor: str, key: str, content_type: str, body: bytes, work: Callab
     digest = hashlib.sha256(content_type.encode() + b"\n" + body).hexdigest()
     request = {"descriptor": descriptor, "key": key, "body_sha256": digest}
     run = _runner(settings().idempotency_table)
-    wait, give_up = 0.05, time.monotonic() + WAIT_SECONDS
+    wait, give_up = 0.05, time.monotonic() + timebox.left(WAIT_SECONDS)
     while True:
         try:
             return run(request=request, work=work)

@@ -9,6 +9,7 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+from mailrelay import limits, timebox
 from mailrelay.config import settings
 from mailrelay.dal.circuit import CircuitStore
 from mailrelay.dal.messages import MessageStore
@@ -111,10 +112,10 @@ def send_message(
     headers: Mapping[str, str], body: bytes, content_type: str | None, idempotency_key: str | None = None
 ) -> dict[str, Any]:
     """Send through the channel the headers authenticate; returns the message status (JSON-ready)."""
-    deadline = Deadline(settings().send_budget_seconds)
+    deadline = Deadline(timebox.left(settings().send_budget_seconds))
     channel = auth.authenticate_channel(headers)
-    if len(body) > channel.max_size:
-        raise PayloadTooLarge(f"request body is {len(body):,} bytes; this channel accepts at most {channel.max_size:,}")
+    if len(body) > limits.body_limit(channel.max_size, content_type):
+        raise PayloadTooLarge(limits.too_large_message(len(body), channel.max_size, content_type))
     message_id = str(uuid.uuid4())
     outgoing = _build(channel, body, content_type, message_id)
     if idempotency_key is None:

@@ -3,14 +3,15 @@ list and SES's verification status; and asking SES to verify an address (admin o
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from email_validator import EmailNotValidError, validate_email
 
-from mailrelay import aws
+from mailrelay import aws, timebox
 from mailrelay.config import settings
 from mailrelay.domain import suppressions
 from mailrelay.errors import InvalidBody
 from mailrelay.models.suppressions import AddressCheck, VerificationRequested
+from mailrelay.providers import ses
 
 DNS_TIMEOUT = 2.0
 # Local parts that name a function, not a person (RFC 2142 and common practice). Such mailboxes are shared,
@@ -74,7 +75,7 @@ def _resolver():
         host, _, port = settings().dns_nameserver.partition("@")
         resolver.nameservers = [host]
         resolver.port = int(port or 53)
-    resolver.lifetime = DNS_TIMEOUT
+    resolver.lifetime = timebox.left(DNS_TIMEOUT)
     return resolver
 
 
@@ -85,6 +86,8 @@ def mx_found(domain: str) -> bool | None:
     import dns.resolver
 
     resolver = _resolver()
+    if resolver.lifetime <= 0:
+        return None  # no time left to ask: unknown
     try:
         answer = resolver.resolve(domain, "MX")
         return any(str(r.exchange) != "." for r in answer)  # a null MX (RFC 7505) says "no mail here"
@@ -114,24 +117,6 @@ def is_disposable(domain: str) -> bool:
     return any(".".join(parts[i:]) in blocklist for i in range(len(parts) - 1))
 
 
-def ses_identity_status(address: str) -> str | None:
-    """SES's status for the address, else for its domain; NOT_FOUND when neither is an identity."""
-    client = aws.client("sesv2")
-    for identity in (address, address.rpartition("@")[2]):
-        try:
-            response = client.get_email_identity(EmailIdentity=identity)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "NotFoundException":
-                continue
-            return None
-        except BotoCoreError:
-            return None
-        return response.get("VerificationStatus") or (
-            "SUCCESS" if response.get("VerifiedForSendingStatus") else "PENDING"
-        )
-    return "NOT_FOUND"
-
-
 def check(address: str) -> AddressCheck:
     try:
         valid = validate_email(address, check_deliverability=False)
@@ -157,7 +142,7 @@ def check(address: str) -> AddressCheck:
         role_address=valid.local_part.lower().split("+", 1)[0] in ROLE_LOCAL_PARTS,
         disposable=is_disposable(valid.ascii_domain),
         suppressed=suppressions.is_suppressed(suppressions.normalize(valid.normalized)),
-        ses_identity_status=ses_identity_status(valid.normalized),
+        ses_identity_status=ses.identity_status(valid.normalized),
     )
 
 
@@ -169,8 +154,8 @@ def request_verification(address: str) -> VerificationRequested:
     except EmailNotValidError as exc:
         raise InvalidBody(f"invalid email address: {exc}", error="invalid_address") from None
     try:
-        aws.client("sesv2").create_email_identity(EmailIdentity=normalized)
+        aws.client("sesv2", ses.LOOKUP_CONFIG).create_email_identity(EmailIdentity=normalized)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "AlreadyExistsException":
             raise
-    return VerificationRequested(address=normalized, ses_identity_status=ses_identity_status(normalized) or "PENDING")
+    return VerificationRequested(address=normalized, ses_identity_status=ses.identity_status(normalized) or "PENDING")

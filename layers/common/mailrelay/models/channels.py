@@ -88,6 +88,11 @@ class ChannelView(BaseModel):
 
 class ChannelWithToken(ChannelView):
     token: str | None = Field(default=None, description="only present when this request set or generated it")
+    warnings: list[str] | None = Field(
+        default=None,
+        description="what will stop this channel's mail at SES or at API Gateway (e.g. an unverified sender); "
+        "the channel is saved all the same",
+    )
 
 
 class ChannelPage(BaseModel):

@@ -30,6 +30,9 @@ class Outgoing:
 class Failure(Enum):
     MESSAGE = "message"  # the message itself was refused: tell the caller, try no other provider
     PROVIDER = "provider"  # the provider is unavailable or misconfigured: the next provider may succeed
+    # The provider cannot send for this channel (SES: sender identity not verified, sandbox recipient, no sending
+    # authorisation): the next provider may succeed, but the provider itself is healthy - its circuit stays closed.
+    CHANNEL = "channel"
     UNKNOWN = "unknown"  # the request went out and no answer came back: it may or may not have been sent
 
 

@@ -1,6 +1,7 @@
 """Try providers in order; stop at the first success or at a message-side rejection. Every attempt is reported.
 
 - provider-side failure -> next provider (and the failure counts toward that provider's circuit breaker);
+- channel-side failure (e.g. SES: this sender is not verified) -> next provider, the circuit is not touched;
 - message-side rejection -> stop: the caller must change the message, another provider would refuse it too;
 - unknown outcome (read timeout after sending) -> stop, unless the channel accepts duplicates (`at_least_once`);
 - a provider whose circuit is open is skipped, unless it is the last one left and nothing was tried yet;
@@ -17,7 +18,12 @@ from mailrelay.observability import MetricUnit, logger, metrics
 from mailrelay.providers.base import Deadline, Failure, Outgoing, Provider, ProviderError
 from mailrelay.providers.circuit import Breaker
 
-_OUTCOME = {Failure.MESSAGE: "rejected", Failure.PROVIDER: "failed", Failure.UNKNOWN: "unknown"}
+_OUTCOME = {
+    Failure.MESSAGE: "rejected",
+    Failure.PROVIDER: "failed",
+    Failure.CHANNEL: "failed",
+    Failure.UNKNOWN: "unknown",
+}
 
 
 class Delivered:
@@ -63,7 +69,7 @@ def send(
             attempts.append(Attempt(provider=provider.name, outcome=_OUTCOME[exc.failure], error=exc.reason))
             if exc.failure is Failure.MESSAGE:
                 raise Undelivered(exc.failure, attempts) from exc
-            if breaker:
+            if breaker and exc.failure is not Failure.CHANNEL:  # one channel's set-up says nothing of SES's health
                 breaker.failed(provider.name)
             if exc.failure is Failure.UNKNOWN and not at_least_once:
                 raise Undelivered(exc.failure, attempts) from exc

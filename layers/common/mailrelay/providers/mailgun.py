@@ -87,3 +87,33 @@ class MailgunProvider:
                 raise ProviderError(Failure.PROVIDER, _reason(response))
             time.sleep(backoff)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_domain(api_key: str, domain: str, base_url: str) -> tuple[str, str]:
+    """("ok" | "warn" | "fail", why) for the key and the sending domain (`GET /v3/domains/{domain}`)."""
+    import requests
+
+    from mailrelay import timebox
+
+    read_timeout = timebox.left(5.0)
+    if read_timeout < 0.5:
+        return "warn", "no time left in this request to ask Mailgun"
+    try:
+        response = requests.get(
+            f"{base_url.rstrip('/')}/v3/domains/{domain}",
+            auth=("api", api_key),
+            timeout=(CONNECT_TIMEOUT, read_timeout),
+        )
+    except requests.exceptions.RequestException as exc:
+        return "fail", f"cannot reach Mailgun at {base_url}: {type(exc).__name__}"
+    if response.status_code == 200:
+        try:
+            state = (response.json().get("domain") or {}).get("state", "unknown")
+        except ValueError:
+            state = "unknown"
+        return ("ok" if state == "active" else "warn"), f"key accepted; domain {domain} is {state}"
+    if response.status_code in (401, 403):
+        return "fail", "Mailgun refused the API key (mailgun_api_key)"
+    if response.status_code == 404:
+        return "fail", f"Mailgun does not know the domain {domain} for this key (mailgun_domain, or the EU/US region)"
+    return "fail", f"Mailgun answered {_reason(response)}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
+from functools import cache
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -14,16 +16,20 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from mailrelay import aws
+from mailrelay import aws, timebox
 from mailrelay.providers.base import Deadline, Failure, Outgoing, ProviderError
 
 # No hidden retries (botocore would otherwise retry throttling and 5xx up to 3 times, unbounded by our budget):
-# the one retry we allow is ours, and only when the deadline has room for it.
+# the one retry we allow is ours, and only when the deadline has room for it. Each attempt's read timeout is also cut
+# to what the deadline has left, so no attempt outlives the invocation.
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 5.0
+MIN_READ_TIMEOUT = 1.0  # below this an attempt is not worth starting
 CLIENT_CONFIG = Config(
     connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries={"total_max_attempts": 1, "mode": "standard"}
 )
+# Identity lookups (channel PUT, validation, doctor): short, one attempt, and only when the invocation has time.
+LOOKUP_CONFIG = Config(connect_timeout=1.0, read_timeout=2.0, retries={"total_max_attempts": 1, "mode": "standard"})
 
 THROTTLING = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
 # Our account's or SES's trouble, not the message's: another provider may well succeed.
@@ -33,7 +39,6 @@ ACCOUNT_SIDE = {
     "AccountSuspendedException",
     "AccessDeniedException",
     "AccessDenied",
-    "MailFromDomainNotVerifiedException",
     "NotFoundException",  # e.g. a configuration set that does not exist
     "UnrecognizedClientException",
     "InvalidClientTokenId",
@@ -42,8 +47,12 @@ ACCOUNT_SIDE = {
     "InternalServiceError",
     "ServiceUnavailable",
 }
-# MessageRejected also covers an unverified sender or, in the sandbox, an unverified recipient.
-_REJECTED_BUT_ACCOUNT_SIDE = ("not verified", "sandbox", "did not have authority")
+# Our set-up for one channel, not SES's health: "Email address is not verified. The following identities failed the
+# check in region ...: <sender or, in the sandbox, a recipient>", a MAIL FROM domain not verified, no authority to send
+# as an identity. Another provider may send it; SES's circuit stays closed (three such sends must not push every
+# channel to Mailgun).
+CHANNEL_SIDE = {"MailFromDomainNotVerifiedException"}
+_REJECTED_FOR_THE_CHANNEL = ("not verified", "sandbox", "did not have authority", "not authorized to send")
 
 
 def classify(error: ClientError) -> ProviderError:
@@ -53,10 +62,12 @@ def classify(error: ClientError) -> ProviderError:
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in THROTTLING or code in ACCOUNT_SIDE or status >= 500:
         return ProviderError(Failure.PROVIDER, reason)
+    if code in CHANNEL_SIDE:
+        return ProviderError(Failure.CHANNEL, reason)
     if code == "MessageRejected":
         lowered = reason.lower()
-        account_side = any(s in lowered for s in _REJECTED_BUT_ACCOUNT_SIDE)
-        return ProviderError(Failure.PROVIDER if account_side else Failure.MESSAGE, reason)
+        for_the_channel = any(s in lowered for s in _REJECTED_FOR_THE_CHANNEL)
+        return ProviderError(Failure.CHANNEL if for_the_channel else Failure.MESSAGE, reason)
     # BadRequestException, InvalidParameterValue, ...: the request (our message) is at fault.
     return ProviderError(Failure.MESSAGE, reason)
 
@@ -73,18 +84,27 @@ class SesProvider:
 
     def send(self, message: Outgoing, deadline: Deadline) -> str:
         try:
-            return self._send_once(message)
+            return self._send_once(message, deadline)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code not in THROTTLING or deadline.remaining() < self._attempt_max() + 0.5:
                 raise classify(exc) from exc
         time.sleep(random.uniform(0.1, 0.4))  # noqa: S311 (jitter, not security)
         try:
-            return self._send_once(message)
+            return self._send_once(message, deadline)
         except ClientError as exc:
             raise classify(exc) from exc
 
-    def _send_once(self, message: Outgoing) -> str:
+    def _client(self, deadline: Deadline):
+        """A client whose read timeout fits what is left (whole seconds, so a few cached clients serve every case)."""
+        connect = float(self._config.connect_timeout)
+        read = min(float(self._config.read_timeout), math.floor(deadline.remaining() - connect))
+        if read < min(MIN_READ_TIMEOUT, float(self._config.read_timeout)):
+            raise ProviderError(Failure.PROVIDER, "no time left to try SES")
+        config = self._config if read == self._config.read_timeout else _shorter(self._config, int(read))
+        return aws.client("sesv2", config)
+
+    def _send_once(self, message: Outgoing, deadline: Deadline) -> str:
         destination = {"ToAddresses": message.to, "CcAddresses": message.cc, "BccAddresses": message.bcc}
         kwargs = {
             "FromEmailAddress": message.sender,
@@ -99,9 +119,11 @@ class SesProvider:
         if self._configuration_set:
             kwargs["ConfigurationSetName"] = self._configuration_set
         try:
-            response = aws.client("sesv2", self._config).send_email(**kwargs)
+            client = self._client(deadline)
+            response = client.send_email(**kwargs)
         except ReadTimeoutError as exc:  # the request went out; SES may have sent it
-            raise ProviderError(Failure.UNKNOWN, f"no answer from SES within {self._config.read_timeout:g} s") from exc
+            waited = client.meta.config.read_timeout
+            raise ProviderError(Failure.UNKNOWN, f"no answer from SES within {waited:g} s") from exc
         except (ConnectTimeoutError, EndpointConnectionError) as exc:
             raise ProviderError(Failure.PROVIDER, f"cannot reach SES: {exc}") from exc
         except BotoCoreError as exc:  # credentials missing, other client-side trouble: nothing was sent
@@ -110,3 +132,37 @@ class SesProvider:
 
     def _attempt_max(self) -> float:
         return float(self._config.connect_timeout) + float(self._config.read_timeout)
+
+
+@cache
+def _shorter(config: Config, read_timeout: int) -> Config:
+    return config.merge(Config(read_timeout=read_timeout))
+
+
+def identity(address: str) -> dict[str, str | None] | None:
+    """The SES identity that covers `address` (the address itself, else its domain): {"identity", "status" (SUCCESS,
+    PENDING, FAILED, ... or NOT_FOUND), "dkim"}; None when SES could not be asked (error, or no time left)."""
+    if timebox.left() < LOOKUP_CONFIG.connect_timeout + LOOKUP_CONFIG.read_timeout:
+        return None
+    client = aws.client("sesv2", LOOKUP_CONFIG)
+    candidates = (address, address.rpartition("@")[2])
+    for name in candidates:
+        try:
+            response = client.get_email_identity(EmailIdentity=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "NotFoundException":
+                continue
+            return None
+        except BotoCoreError:
+            return None
+        status = response.get("VerificationStatus") or (
+            "SUCCESS" if response.get("VerifiedForSendingStatus") else "PENDING"
+        )
+        return {"identity": name, "status": status, "dkim": (response.get("DkimAttributes") or {}).get("Status")}
+    return {"identity": candidates[-1], "status": "NOT_FOUND", "dkim": None}
+
+
+def identity_status(address: str) -> str | None:
+    """SES's verification status for the address or its domain; NOT_FOUND; None when SES could not be asked."""
+    found = identity(address)
+    return found["status"] if found else None
