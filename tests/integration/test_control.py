@@ -162,3 +162,23 @@ def test_relayery_aliases(api: Api):
     assert "token" not in listed.body
     assert api.call("DELETE", "/api/channel", headers=api.admin, json_body="some-channel").status == 204
     assert api.call("DELETE", "/api/channel", headers=api.admin, json_body="some-channel").status == 404
+
+
+def test_put_warns_when_ses_would_refuse_the_sender_but_saves_the_channel(api: Api):
+    body = {"sender": "noreply@not-verified.org", "recipients": ["team@example.com"]}
+    created = api.call("PUT", "/v1/channels/unverified", headers=api.admin, json_body=body)
+    assert created.status == 201 and created.json["token"]
+    [warning] = created.json["warnings"]
+    assert "noreply@not-verified.org is not verified in SES" in warning and "NOT_FOUND" in warning
+    verified = api.call(
+        "PUT", "/v1/channels/verified", headers=api.admin, json_body={**body, "sender": "noreply@example.com"}
+    )
+    assert verified.status == 201 and "warnings" not in verified.json  # example.com is a verified domain identity
+
+
+def test_put_warns_when_max_size_is_beyond_what_a_raw_request_can_carry(api: Api):
+    body = {"sender": "noreply@example.com", "recipients": ["team@example.com"], "max_size": 5_000_000}
+    result = api.call("PUT", "/v1/channels/large", headers=api.admin, json_body=body)
+    assert result.status == 201
+    [warning] = result.json["warnings"]
+    assert "4,694,016" in warning and "base64" in warning

@@ -9,6 +9,7 @@ import json
 import boto3
 import pytest
 
+from mailrelay import aws
 from mailrelay.dal.circuit import CircuitStore
 from tests.integration.conftest import Api
 
@@ -71,10 +72,22 @@ def test_both_providers_down_is_502_with_every_attempt_and_a_failed_record(api: 
     assert status.json["status"] == "failed" and status.json["provider_used"] is None
 
 
+def ses_down(httpserver, monkeypatch):
+    """Point the SES client at the local HTTP server, answering SES v2's own 503 (REST-JSON error shape)."""
+    httpserver.expect_request("/v2/email/outbound-emails").respond_with_json(
+        {"message": "Service is unavailable. Please try again later."},
+        503,
+        headers={"x-amzn-ErrorType": "ServiceUnavailable"},
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", httpserver.url_for("/"))
+    aws.clear_caches()
+
+
 def test_circuit_opens_after_repeated_ses_failures_and_is_shared(api: Api, httpserver, aws_stack, monkeypatch, capsys):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     httpserver.expect_request(MAILGUN_PATH).respond_with_json({"id": "mg"})
-    token = api.create_channel(sender=UNVERIFIED)
+    token = api.create_channel()
+    ses_down(httpserver, monkeypatch)
     for _ in range(3):
         assert send(api, token).json["providers"][0]["outcome"] == "failed"
     fourth = send(api, token)
@@ -86,6 +99,19 @@ def test_circuit_opens_after_repeated_ses_failures_and_is_shared(api: Api, https
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     names = {m["Name"] for blob in emitted for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert {"ProviderFailover", "CircuitOpened"} <= names
+
+
+def test_an_unverified_sender_falls_over_without_opening_the_circuit_for_every_channel(api: Api, httpserver, sent):
+    httpserver.expect_request(MAILGUN_PATH).respond_with_json({"id": "mg"})
+    unverified = api.create_channel("unverified", sender=UNVERIFIED)
+    for _ in range(4):  # more than CircuitFailureThreshold refusals, all about this one channel's sender
+        result = send(api, unverified, name="unverified")
+        assert result.status == 200 and result.json["provider_used"] == "mailgun"
+        assert result.json["providers"][0]["outcome"] == "failed"  # SES was tried each time: no circuit open
+    verified = api.create_channel("verified")
+    healthy = send(api, verified, name="verified")
+    assert healthy.status == 200 and healthy.json["provider_used"] == "ses"  # SES still serves every other channel
+    assert len(sent()) == 1 and len(httpserver.log) == 4
 
 
 def test_circuit_store_opens_once_and_counts_per_window(aws_stack):

@@ -87,6 +87,8 @@ def cmd_channels_put(args, client: Client) -> int:
     )
     human = channel.token if channel.token else f"{channel.descriptor} replaced (token unchanged)"
     _print(args, channel.raw, human)
+    for warning in channel.raw.get("warnings") or []:
+        print(f"mailrelay: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -186,6 +188,19 @@ def cmd_validate(args, client: Client) -> int:
     return 0
 
 
+def cmd_doctor(args, client: Client) -> int:
+    report = client.doctor()
+    lines = []
+    for check in report["checks"]:
+        line = f"{check['status'].upper():<4}  {check['name']}: {check['detail']}"
+        if check.get("fix"):
+            line += f"\n      -> {check['fix']}"
+        lines.append(line)
+    verdict = "this deployment can send" if report["ok"] else "this deployment cannot send as it is"
+    _print(args, report, "\n".join([*lines, verdict]))
+    return 0 if report["ok"] else 1
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -195,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Talk to a mailrelay stack. Settings come from flags, MAILRELAY_* environment variables, or "
         "KEY=VALUE lines in $MAILRELAY_CONFIG, /etc/mailrelay.conf or ~/.config/mailrelay.conf.",
         epilog="Exit status: 0 success, 1 the API refused or failed (message on stderr), 2 bad usage; "
-        "`sendmail` exits 75 on temporary failures so the caller retries.",
+        "`sendmail` exits 75 on temporary failures so the caller retries; `doctor` exits 1 when a check fails.",
     )
     parser.add_argument("--url", help="API base URL (MAILRELAY_URL)")
     parser.add_argument("--admin-key", help="admin key (MAILRELAY_ADMIN_KEY)")
@@ -260,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     suppressions.add_argument("action", choices=["list", "add", "remove"])
     suppressions.add_argument("address", nargs="?")
     suppressions.set_defaults(handler=cmd_suppressions)
+
+    doctor = commands.add_parser("doctor", help="can this deployment really send? (admin key; exit 1 on a failure)")
+    doctor.set_defaults(handler=cmd_doctor)
 
     validate = commands.add_parser("validate", help="check an address")
     validate.add_argument("address")

@@ -379,6 +379,12 @@ class Client:
     def request_verification(self, address: str) -> Dict[str, Any]:
         return self._admin("POST", f"/v1/validation/{quote(address, safe='@')}")
 
+    # ------------------------------------------------------------------ deployment
+
+    def doctor(self) -> Dict[str, Any]:
+        """Can the deployment really send? {"ok": bool, "checks": [{"name", "status", "detail", "fix"?}]}."""
+        return self._admin("GET", "/v1/doctor")
+
     # ------------------------------------------------------------------ public forms
 
     def nonce(self, form: str) -> Nonce:
