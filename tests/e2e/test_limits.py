@@ -1,7 +1,9 @@
 """The body limits as a real deployment has them: the local gateway base64-encodes non-text bodies and applies
 Lambda's 6,291,456-byte invocation limit to the event afterwards, exactly as API Gateway and Lambda do."""
 
+import pytest
 import requests
+from mailrelay_client import Client, MailrelayError
 
 from mailrelay.limits import ceiling
 from tests.e2e.conftest import Stack
@@ -45,6 +47,10 @@ def test_a_5_mb_raw_message_gets_what_api_gateway_answers(stack: Stack):
         timeout=120,
     )
     assert response.status_code == 413 and response.json() == {"message": "Request Entity Too Large"}
+    client = Client(stack.url, descriptor="five-mb", token=token)
+    with pytest.raises(MailrelayError) as refused:  # the client knows the ceiling and says it before sending
+        client.send_raw(raw_message(5_000_000))
+    assert refused.value.status == 413 and f"{ceiling(RAW):,}" in refused.value.message
 
 
 def test_json_bodies_are_not_base64_encoded_so_they_reach_the_channel_max_size(stack: Stack):

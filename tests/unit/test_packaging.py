@@ -19,3 +19,10 @@ def test_the_client_depends_on_requests_only():
     client = tomllib.loads((ROOT / "clients/python/pyproject.toml").read_text())["project"]
     assert [d.split(">")[0].split("=")[0] for d in client["dependencies"]] == ["requests"]
     assert client["requires-python"] == ">=3.9"
+
+
+def test_the_clients_raw_ceiling_is_the_servers():
+    from mailrelay.limits import ceiling
+    from mailrelay_client.client import RAW_MESSAGE_CEILING
+
+    assert RAW_MESSAGE_CEILING == ceiling("message/rfc822")

@@ -12,6 +12,10 @@ from urllib.parse import quote
 import requests
 
 T = TypeVar("T")
+# The largest raw (message/rfc822) body one request can carry: API Gateway hands it to Lambda base64-encoded, and
+# Lambda refuses an event over 6,291,456 bytes with API Gateway's bare 413. The server's mailrelay.limits.ceiling()
+# computes the same number (a test keeps the two equal); the client checks first, so the caller gets a clear error.
+RAW_MESSAGE_CEILING = 4_694_016
 Attachment = Union[Tuple[str, bytes], Tuple[str, bytes, str]]  # (filename, content[, content type])
 
 
@@ -341,6 +345,13 @@ class Client:
 
     def send_raw(self, message: bytes, idempotency_key: Optional[str] = None) -> MessageStatus:
         """Relay an RFC 822 message as is; From/To/Cc/Bcc are the channel's."""
+        if len(message) > RAW_MESSAGE_CEILING:
+            raise MailrelayError(
+                413,
+                "payload_too_large",
+                f"the message is {len(message):,} bytes; one raw request can carry at most {RAW_MESSAGE_CEILING:,} "
+                "(API Gateway hands it to Lambda base64-encoded)",
+            )
         headers = {**self._channel_headers(), "Content-Type": "message/rfc822"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
