@@ -15,7 +15,7 @@ PYTHON ?= $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1
 PY313_DIR := $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { dirname "$$(command -v "$$p")"; break; }; done)
 
-.PHONY: help install run test lint unit integration e2e sam-validate sam-build openapi bench clean
+.PHONY: help install run test lint unit integration e2e sam-validate sam-build openapi bench clean env-vars invoke
 
 help:
 	@echo "make run    - start the local stack (API + embedded AWS) on http://127.0.0.1:$(PORT)"
@@ -66,6 +66,13 @@ test: lint sam-validate sam-build
 
 bench: install
 	$(BIN)/python -m tools.bench
+
+env-vars: install
+	$(BIN)/python -m local env-vars
+
+invoke: install
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/relay-send-message.json [FUNCTION=RelayFunction]" >&2; exit 2; }
+	$(BIN)/python -m local invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

@@ -112,6 +112,11 @@ Ctrl-C stops everything.
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["env-vars"], ["invoke"]):  # tools for the running stack (local/invoke.py)
+        from local import invoke
+
+        return invoke.main(argv)
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))

@@ -22,9 +22,10 @@ START_TIMEOUT_S = 60
 
 
 class Stack:
-    def __init__(self, url: str, log: Path):
+    def __init__(self, url: str, log: Path, state_path: Path):
         self.url = url
         self.log = log
+        self.state_path = state_path  # the running stack's self-description (python -m local env-vars / invoke)
         self.admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
     def create_channel(self, name: str, **spec) -> str:
@@ -40,7 +41,8 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     log = Path(tempfile.mkstemp(prefix="mailrelay-e2e-", suffix=".log")[1])
-    env = {**os.environ, "MAILRELAY_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1"}
+    state = Path(tempfile.mkdtemp(prefix="mailrelay-e2e-")) / "local-stack.json"  # never a running `make run`'s
+    env = {**os.environ, "MAILRELAY_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1", "MAILRELAY_LOCAL_STATE": str(state)}
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "local", "--port", "0", "--workers", "4", "--warm-all"],
@@ -51,7 +53,7 @@ def stack() -> Iterator[Stack]:
         )
     try:
         url = _wait_for_url(process, log)
-        yield Stack(url, log)
+        yield Stack(url, log, state)
     finally:
         process.send_signal(signal.SIGINT)
         try:

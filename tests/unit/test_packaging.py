@@ -22,7 +22,8 @@ def test_the_client_depends_on_requests_only():
 
 
 def test_the_clients_raw_ceiling_is_the_servers():
-    from mailrelay.limits import ceiling
     from mailrelay_client.client import RAW_MESSAGE_CEILING
 
-    assert RAW_MESSAGE_CEILING == ceiling("message/rfc822")
+    from mailrelay.limits import ceiling
+
+    assert ceiling("message/rfc822") == RAW_MESSAGE_CEILING
