@@ -13,6 +13,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from local import iam
 from local.aws import LocalAws, MotoServer, function_environment, provision
 from local.demo import DEMO_FORM, DemoSite, create_demo_channel
 from local.faults import Faults
@@ -152,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
             "mailgun_webhook_signing_key": emitter.signing_key,
         },
     )
+    # Every function as its own IAM role, made from the template's policies, with moto's IAM checks on from here.
+    roles = iam.provision_roles(template, local)
+    local.credentials = iam.admin_environment(local)
+    iam.enforce(local)
+    iam.REPORTERS.append(lambda line: print(line, file=sys.stderr, flush=True))
     services = ServiceSimulation(template, moto_server.ses, local.client)
     services.refs = local.refs
-    pools = FunctionPools(
-        template, {name: function_environment(template, name, local) for name in template.functions}, args.workers
-    )
+    environments = {name: {**function_environment(template, name, local), **roles[name]} for name in template.functions}
+    pools = FunctionPools(template, environments, args.workers)
     # One warm worker per function: no cold start for the first request. Like Lambda, more start on demand
     # (with a cold start) when requests overlap; tests start them all up front.
     pools.warm(per_function=None if args.warm_all else 1)

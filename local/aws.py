@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -36,9 +36,19 @@ _CREATE_TABLE_KEYS = (
 class LocalAws:
     endpoint: str | None  # None: in-process moto (`mock_aws`), as the integration tests use it
     refs: dict[str, Any]  # what !Ref gives for each parameter and provisioned resource
+    # The local stack's own identity: moto's anything-goes keys while provisioning, an admin IAM user once IAM is
+    # enforced (local/iam.py). Functions never use it: each runs with its own role's credentials.
+    credentials: dict[str, str] = field(default_factory=lambda: dict(FAKE_CREDENTIALS))
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **_boto_credentials())
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.credentials.get("AWS_SESSION_TOKEN") or None,
+        )
 
     def environment(self) -> dict[str, str]:
         """Process environment that points boto3 (and so every function) at this moto server."""
@@ -46,14 +56,6 @@ class LocalAws:
         if self.endpoint:
             env["AWS_ENDPOINT_URL"] = self.endpoint
         return env
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-    }
 
 
 class AtomicDynamoDB:

@@ -54,6 +54,10 @@ def stack() -> Iterator[Stack]:
     try:
         url = _wait_for_url(process, log)
         yield Stack(url, log, state)
+        # Every function ran as its own IAM role with moto enforcing it: a denial anywhere means template.yaml lacks
+        # a grant the code uses (a handler may have turned it into a 5xx or a degraded answer that a test accepted).
+        denials = [line for line in log.read_text().splitlines() if line.startswith("local IAM: denied")]
+        assert not denials, f"IAM denied calls on the local stack: {denials[:5]}"
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -1,5 +1,12 @@
 """Integration set-up: AWS under moto's in-process `mock_aws`, provisioned from template.yaml exactly as the local
-stack does it; requests become payload-v2 events through the local gateway's builder and go to the real handlers."""
+stack does it; requests become payload-v2 events through the local gateway's builder and go to the real handlers.
+
+Every handler runs under its function's IAM policy with moto's IAM checks on (local/iam.py), so an action that
+template.yaml does not grant fails here as it would in AWS; test code between calls runs with the checks off.
+In-process, all handlers share one set of credentials - those of a role that, before each call, gets the policy of
+the called function's own role (`provision_roles`): credentials per function would make every switch of function
+rebuild each cached boto3 client (measured: +45% suite time). A test that leaves an AccessDenied behind fails, even
+when the handler swallowed it; tests that expect one clear `DENIED_ACTIONS`."""
 
 from __future__ import annotations
 
@@ -13,15 +20,20 @@ from moto import mock_aws
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from local.aws import function_environment, provision
+from local.aws import LocalAws, function_environment, provision
 from local.gateway import LambdaContext, build_event
+from local.iam import DENIED, POLICY_NAME, TRUST_ANYONE, enforce, provision_roles, role_name
 from local.outbox import describe
 from local.template import Template, load_handler
 from mailrelay import aws, config
+from mailrelay.domain import idempotency
 
 ADMIN_KEY = "integration-admin-key-0123456789"
 TEMPLATE = Template()
 _HANDLERS: dict[str, Any] = {}
+IN_PROCESS_ROLE = "mailrelay-local-in-process"
+_CURRENT: dict[str, Any] = {}  # this test's stack and its IAM client
+DENIED_ACTIONS: list[str] = []  # "<function>: <action>" for each AccessDenied in this test
 
 
 @dataclass
@@ -35,10 +47,43 @@ class Result:
         return json.loads(self.body)
 
 
+def _forget_clients() -> None:
+    """Drop every cached boto3 client (a new stack means new credentials)."""
+    aws.clear_caches()
+    parameters.clear_caches()
+    idempotency._runner.cache_clear()
+
+
 def handler(function: str):
+    """The function's handler, called under its role's policy with IAM enforced (as `invoke_event` calls it)."""
     if function not in _HANDLERS:
         _HANDLERS[function] = load_handler(TEMPLATE.functions[function])
-    return _HANDLERS[function]
+
+    def as_function(event: dict[str, Any], context: Any) -> Any:
+        iam = _CURRENT["iam"]
+        policy = iam.get_role_policy(RoleName=role_name(function), PolicyName=POLICY_NAME)["PolicyDocument"]
+        iam.put_role_policy(RoleName=IN_PROCESS_ROLE, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+        DENIED.clear()
+        enforce(_CURRENT["stack"])
+        try:
+            return _HANDLERS[function](event, context)
+        finally:
+            enforce(_CURRENT["stack"], on=False)
+            DENIED_ACTIONS.extend(f"{function}: {denial.rsplit(' ', 1)[1]}" for denial in DENIED)
+
+    return as_function
+
+
+def _in_process_credentials(local: LocalAws) -> dict[str, str]:
+    iam = local.client("iam")
+    arn = iam.create_role(RoleName=IN_PROCESS_ROLE, AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE))["Role"]["Arn"]
+    credentials = local.client("sts").assume_role(RoleArn=arn, RoleSessionName="handlers")["Credentials"]
+    _CURRENT.update(stack=local, iam=iam)
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
 
 
 def invoke_event(event: dict[str, Any]) -> Result:
@@ -114,13 +159,19 @@ def aws_stack(monkeypatch, stack_options):
             for name, value in function_environment(TEMPLATE, function, local).items():
                 if name != "AWS_LAMBDA_FUNCTION_NAME":
                     monkeypatch.setenv(name, value)
-        aws.clear_caches()
+        provision_roles(TEMPLATE, local)
+        for name, value in _in_process_credentials(local).items():
+            monkeypatch.setenv(name, value)
+        DENIED_ACTIONS.clear()
+        _forget_clients()
         config.settings.cache_clear()
-        parameters.clear_caches()
         yield local
-        aws.clear_caches()
+        denied = list(DENIED_ACTIONS)
+        DENIED_ACTIONS.clear()
+        _CURRENT.clear()
+        _forget_clients()
         config.settings.cache_clear()
-        parameters.clear_caches()
+        assert not denied, f"IAM denied (template.yaml lacks a grant the code uses): {denied}"
 
 
 @pytest.fixture

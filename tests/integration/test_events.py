@@ -17,6 +17,7 @@ EXPECTED = {
     "control-list-channels": 200,
     "control-delete-channel": 204,
     "control-rotate-token": 200,
+    "control-doctor": 200,  # a report, whatever it finds (in-process moto has no SES GetAccount: a failed check)
     "relayery-put-channel": 200,
     "relayery-delete-channel": 204,
     "relayery-list-channels": 200,
@@ -73,12 +74,14 @@ def test_event_file_runs_against_the_handler(api: Api, aws_stack, sent, name):
         "REPLACE_WITH_MESSAGE_ID": sent_id,
         "REPLACE_WITH_SES_EVENTS_TOPIC_ARN": aws_stack.refs[TEMPLATE.ses_event_topic()],
     }
-    text = (ROOT / "events" / f"{name}.json").read_text()
+    event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+    encoded = event.get("isBase64Encoded")
+    text = json.dumps({**event, "body": base64.b64decode(event["body"]).decode() if encoded else event.get("body")})
     for placeholder, value in placeholders.items():
         text = text.replace(placeholder, value)
     event = json.loads(text)
-    if event.get("isBase64Encoded"):
-        assert b"REPLACE_WITH" not in base64.b64decode(event["body"]), "placeholders are for text bodies only"
+    if encoded:  # API Gateway hands urlencoded and other non-text bodies over base64-encoded
+        event["body"] = base64.b64encode(event["body"].encode()).decode()
 
     if name == "sns-ses-bounce":
         subscriber = TEMPLATE.sns_subscribers(TEMPLATE.ses_event_topic())[0]

@@ -43,8 +43,10 @@ def dead_letters(aws_stack) -> list[dict]:
 
 def test_a_recorded_bounce_leaves_nothing_in_the_dead_letter_queue(aws_stack):
     assert simulation(aws_stack).invoke_async("EventsFunction", bounce_event(aws_stack)) is True
-    item = boto3.resource("dynamodb").Table(aws_stack.refs["SuppressionsTable"]).get_item(
-        Key={"address": "gone@example.org"}
+    item = (
+        boto3.resource("dynamodb")
+        .Table(aws_stack.refs["SuppressionsTable"])
+        .get_item(Key={"address": "gone@example.org"})
     )
     assert item["Item"]["reason"] == "bounce" and dead_letters(aws_stack) == []
 

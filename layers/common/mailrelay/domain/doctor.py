@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from mailrelay import aws, timebox
 from mailrelay.config import settings
@@ -40,7 +40,7 @@ def _ask(call: Callable[[], Any]) -> tuple[Any, str | None]:
         return call(), None
     except ClientError as exc:
         return None, f"{exc.response['Error'].get('Code')}: {exc.response['Error'].get('Message', '')}"
-    except BotoCoreError as exc:
+    except Exception as exc:  # noqa: BLE001 (a diagnosis reports every failure, never fails itself)
         return None, type(exc).__name__
 
 

@@ -60,7 +60,7 @@ def classify(error: ClientError) -> ProviderError:
     code = details.get("Code", "")
     reason = f"{code}: {details.get('Message', '')}".strip(": ")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in THROTTLING or code in ACCOUNT_SIDE or status >= 500:
+    if code in THROTTLING or code in ACCOUNT_SIDE or status >= 500 or status in (401, 403):  # 401/403: our credentials
         return ProviderError(Failure.PROVIDER, reason)
     if code in CHANNEL_SIDE:
         return ProviderError(Failure.CHANNEL, reason)
