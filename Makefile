@@ -20,6 +20,8 @@ PY313_DIR := $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/
 help:
 	@echo "make run    - start the local stack (API + embedded AWS) on http://127.0.0.1:$(PORT)"
 	@echo "make test   - lint, SAM validate + build, unit, integration and end-to-end tests"
+	@echo "make env-vars - SAM --env-vars file + template pointing every function at the running local stack"
+	@echo "make invoke EVENT=events/X.json [FUNCTION=Name] - one event through the real handler, against the running stack"
 	@echo "make openapi / bench / clean"
 
 $(BIN)/python:
