@@ -166,7 +166,7 @@ def provision(
     ses = local.client("sesv2")
     for logical_id, resource in template.of_type("AWS::SES::ConfigurationSet").items():
         if wanted(resource):
-            name = str(evaluate(resource["Properties"].get("Name", f"mailrelay-local-{logical_id}"), refs))
+            name = str(evaluate(resource.get("Properties", {}).get("Name", f"mailrelay-local-{logical_id}"), refs))
             ses.create_configuration_set(ConfigurationSetName=name)
             refs[logical_id] = name
 

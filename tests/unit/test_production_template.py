@@ -93,7 +93,9 @@ def test_every_function_stops_before_api_gateway_gives_up_on_it():
 def test_relay_send_budget_and_reserve_fit_inside_the_relay_timeout():
     relay = TEMPLATE.functions["RelayFunction"]
     budget = Settings.model_fields["send_budget_seconds"].default
-    assert budget + timebox.RESERVE_SECONDS + 1 <= relay.timeout
+    assert budget + timebox.RESERVE_SECONDS <= relay.timeout  # and what is left bounds it anyway (timebox)
+    relay_route = next(r for r in TEMPLATE.routes if r.function == "RelayFunction")
+    assert relay_route.integration_timeout - relay.timeout >= 3  # room for a cold start's init, not counted in Timeout
 
 
 def test_timebox_bounds_waits_by_the_invocation_time_left():
@@ -150,7 +152,7 @@ def test_every_function_has_a_log_group_with_retention_and_the_api_logs_json_wit
         ), function
     access = RESOURCES["HttpApiStage"]["Properties"]["AccessLogSettings"]
     assert access["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogs", "Arn"]}
-    fields = json.loads(access["Format"].replace("\n", " "))
+    fields = json.loads(access["Format"].replace("\n", " ").replace("$context.error.messageString", '"quoted"'))
     assert "requestId" in fields and not any(
         word in access["Format"] for word in ("header", "authorizer", "querystring", "body")
     )
