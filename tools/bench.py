@@ -30,7 +30,9 @@ ROUNDS = 50
 
 def start_stack() -> tuple[subprocess.Popen, str, float, Path]:
     log = Path(tempfile.mkstemp(prefix="mailrelay-bench-", suffix=".log")[1])
+    state = Path(tempfile.mkdtemp(prefix="mailrelay-bench-")) / "local-stack.json"  # not a running `make run`'s
     env = {**os.environ, "MAILRELAY_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1", "PORT": "0"}
+    env["MAILRELAY_LOCAL_STATE"] = str(state)
     started = time.perf_counter()
     with log.open("w") as out:
         process = subprocess.Popen(
