@@ -86,9 +86,14 @@ def _in_process_credentials(local: LocalAws) -> dict[str, str]:
     }
 
 
+def context(function: str) -> LambdaContext:
+    """A Lambda context with the function's own Timeout from template.yaml (what `timebox` bounds waits by)."""
+    return LambdaContext(function, TEMPLATE.functions[function].timeout)
+
+
 def invoke_event(event: dict[str, Any]) -> Result:
     route, _ = TEMPLATE.match(event["requestContext"]["http"]["method"], event["rawPath"])
-    result = handler(route.function)(event, LambdaContext(route.function))
+    result = handler(route.function)(event, context(route.function))
     return Result(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
 
 

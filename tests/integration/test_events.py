@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from local.gateway import LambdaContext
 from local.provider_events import mailgun_webhook
 from local.template import ROOT
-from tests.integration.conftest import ADMIN_KEY, TEMPLATE, Api, handler, invoke_event
+from tests.integration.conftest import ADMIN_KEY, TEMPLATE, Api, context, handler, invoke_event
 
 EXPECTED = {
     "control-put-channel": 200,  # the channel exists already: replaced
@@ -85,7 +84,7 @@ def test_event_file_runs_against_the_handler(api: Api, aws_stack, sent, name):
 
     if name == "sns-ses-bounce":
         subscriber = TEMPLATE.sns_subscribers(TEMPLATE.ses_event_topic())[0]
-        assert handler(subscriber)(event, LambdaContext(subscriber)) == {"applied": 1, "ignored": 0}
+        assert handler(subscriber)(event, context(subscriber)) == {"applied": 1, "ignored": 0}
         return
     if name == "relay-get-message":  # the sample names a made-up id: ask for the one sent above
         event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/messages/{sent_id}"

@@ -7,10 +7,9 @@ import json
 import boto3
 
 from local.faults import Faults
-from local.gateway import LambdaContext
 from local.provider_events import ses_notification, sns_event
 from local.ses import LocalSes, ServiceSimulation
-from tests.integration.conftest import TEMPLATE, handler
+from tests.integration.conftest import TEMPLATE, context, handler
 
 
 class InProcessPools:
@@ -18,7 +17,7 @@ class InProcessPools:
 
     def invoke(self, function, event, timeout=None):
         try:
-            return {"ok": handler(function)(event, LambdaContext(function, TEMPLATE.functions[function].timeout))}
+            return {"ok": handler(function)(event, context(function))}
         except Exception as exc:  # noqa: BLE001 (an unhandled error is what Lambda reports)
             return {"error": f"Traceback ...\n{type(exc).__name__}: {exc}"}
 

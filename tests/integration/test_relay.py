@@ -2,9 +2,13 @@
 
 import base64
 import json
+import time
 
 import pytest
 
+from local.gateway import LambdaContext
+from mailrelay import timebox
+from mailrelay.domain import idempotency
 from tests.integration.conftest import Api
 
 MESSAGE = {
@@ -183,3 +187,21 @@ def test_health_and_docs(api: Api):
     assert spec["openapi"].startswith("3.") and "/v1/channels/{descriptor}" in spec["paths"]
     docs = api.call("GET", "/v1/docs")
     assert docs.status == 200 and "swagger-ui" in docs.body.lower()
+
+
+def test_idempotency_in_progress_wait_ends_with_the_invocations_time(aws_stack):
+    """A request that finds its Idempotency-Key in progress waits for the first one's answer - but never longer than
+    its own invocation has left (Lambda's Timeout), so it answers 409 instead of being killed mid-wait."""
+
+    def second_request() -> dict:  # arrives while the first still holds the key
+        timebox.start(LambdaContext("RelayFunction", 3.0))
+        started = time.monotonic()
+        with pytest.raises(idempotency.IdempotencyInProgress):
+            idempotency.once("website", "k-1", "application/json", b"{}", lambda: {"sent": 2})
+        return {"waited": time.monotonic() - started}
+
+    try:
+        outcome = idempotency.once("website", "k-1", "application/json", b"{}", second_request)
+    finally:
+        timebox.start(None)
+    assert 1.0 < outcome["waited"] < 2.0  # 3 s left, less the reserve - not the 25 s an unbounded wait would take

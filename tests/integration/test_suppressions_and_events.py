@@ -4,11 +4,10 @@ import time
 
 import pytest
 
-from local.gateway import LambdaContext
 from local.provider_events import mailgun_event, mailgun_webhook, ses_notification, sns_event
 from mailrelay import config
 from tests.dnsserver import LocalDns
-from tests.integration.conftest import TEMPLATE, Api, handler
+from tests.integration.conftest import TEMPLATE, Api, context, handler
 
 SIGNING_KEY = "mailgun-signing-key-0123456789"
 MESSAGE = {"subject": "Hello", "text": "body"}
@@ -189,7 +188,7 @@ def test_events_we_do_not_act_on_are_acknowledged(api: Api):
 def sns(event: dict) -> dict:
     subscribers = TEMPLATE.sns_subscribers(TEMPLATE.ses_event_topic())
     assert len(subscribers) == 1
-    return handler(subscribers[0])(event, LambdaContext(subscribers[0]))
+    return handler(subscribers[0])(event, context(subscribers[0]))
 
 
 def test_ses_complaint_marks_complained_and_suppresses(api: Api, aws_stack):
