@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailrelay import timebox
 from mailrelay.providers.base import Deadline, Failure, Outgoing, ProviderError
 
 US_BASE_URL = "https://api.mailgun.net"
@@ -92,8 +93,6 @@ class MailgunProvider:
 def check_domain(api_key: str, domain: str, base_url: str) -> tuple[str, str]:
     """("ok" | "warn" | "fail", why) for the key and the sending domain (`GET /v3/domains/{domain}`)."""
     import requests
-
-    from mailrelay import timebox
 
     read_timeout = timebox.left(5.0)
     if read_timeout < 0.5:
