@@ -65,9 +65,11 @@ def handler(function: str):
         iam.put_role_policy(RoleName=IN_PROCESS_ROLE, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
         DENIED.clear()
         enforce(_CURRENT["stack"])
+        _CURRENT["function"] = function  # which function's code is running (tests that watch its AWS calls)
         try:
             return _HANDLERS[function](event, context)
         finally:
+            _CURRENT["function"] = None
             enforce(_CURRENT["stack"], on=False)
             DENIED_ACTIONS.extend(f"{function}: {denial.rsplit(' ', 1)[1]}" for denial in DENIED)
 
