@@ -15,7 +15,7 @@ import requests
 
 from local.faults import Faults
 from local.ses import ACCOUNT_ID, LocalSes
-from local.template import Template, evaluate
+from local.template import Template, evaluate, evaluate_deep
 
 REGION = "us-east-1"
 # moto accepts any credentials; these never leave the machine.
@@ -215,16 +215,6 @@ def provision(
         if wanted(resource):
             ses.create_email_identity(EmailIdentity=evaluate(resource["Properties"]["EmailIdentity"], refs))
     return local
-
-
-def evaluate_deep(node: Any, refs: Mapping[str, Any]) -> Any:
-    """`evaluate` everywhere inside a document (policies, event destinations)."""
-    node = evaluate(node, refs)
-    if isinstance(node, dict):
-        return {k: evaluate_deep(v, refs) for k, v in node.items()}
-    if isinstance(node, list):
-        return [evaluate_deep(v, refs) for v in node]
-    return node
 
 
 def function_environment(template: Template, function: str, local: LocalAws) -> dict[str, str]:

@@ -194,6 +194,16 @@ def evaluate(node: Any, refs: Mapping[str, Any], conditions: Mapping[str, Any] |
     return node
 
 
+def evaluate_deep(node: Any, refs: Mapping[str, Any]) -> Any:
+    """`evaluate` everywhere inside a document (policies, event destinations)."""
+    node = evaluate(node, refs)
+    if isinstance(node, dict):
+        return {k: evaluate_deep(v, refs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [evaluate_deep(v, refs) for v in node]
+    return node
+
+
 def load_handler(function: Function) -> Callable[[dict, Any], Any]:
     """Import a function's handler from its CodeUri, under a module name of its own (every function has an app.py)."""
     module_name, attr = function.handler.rsplit(".", 1)

@@ -15,12 +15,13 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from local.gateway import build_event
+from local.invoke import ADMIN_PLACEHOLDER, HASH_PLACEHOLDER, NONCE_PLACEHOLDER, TOKEN_PLACEHOLDER, TOPIC_PLACEHOLDER
 from local.provider_events import mailgun_event, mailgun_webhook, ses_notification, sns_event
 from local.template import ROOT, Template
 
 EVENTS = ROOT / "events"
-ADMIN = {"Authorization": "Bearer REPLACE_WITH_ADMIN_KEY"}
-CHANNEL = {"X-Descriptor": "website", "X-Token": "REPLACE_WITH_CHANNEL_TOKEN"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_PLACEHOLDER}"}
+CHANNEL = {"X-Descriptor": "website", "X-Token": TOKEN_PLACEHOLDER}
 JSON_TYPE = {"Content-Type": "application/json"}
 CHANNEL_BODY = {
     "sender": {"email": "noreply@example.com", "name": "Example website"},
@@ -42,8 +43,8 @@ FORM_FIELDS = {
     "subject": "Question about pricing",
     "message": "Hello, do you ship to Iceland?",
     "company": "Example Ltd",
-    "nonce": "REPLACE_WITH_NONCE",
-    "hash": "REPLACE_WITH_SHA256_OF_NONCE_AND_SECRET",
+    "nonce": NONCE_PLACEHOLDER,
+    "hash": HASH_PLACEHOLDER,
     "_gotcha": "",
 }
 
@@ -178,9 +179,9 @@ def main() -> None:
         write(name, sample_event(method, path, headers, body))
     # Not an HTTP route: what SNS hands the events function for an SES permanent bounce.
     notification = ses_notification("Bounce", ["bounced@example.org"], "REPLACE_WITH_MESSAGE_ID")
-    event = sns_event("REPLACE_WITH_SES_EVENTS_TOPIC_ARN", notification)
+    event = sns_event(TOPIC_PLACEHOLDER, notification)
     record = event["Records"][0]
-    record["EventSubscriptionArn"] = "REPLACE_WITH_SES_EVENTS_TOPIC_ARN:00000000-0000-4000-8000-000000000000"
+    record["EventSubscriptionArn"] = f"{TOPIC_PLACEHOLDER}:00000000-0000-4000-8000-000000000000"
     record["Sns"].update(MessageId="00000000-0000-4000-8000-000000000001", Timestamp="2026-11-22T00:00:00.000Z")
     write("sns-ses-bounce", event)
 

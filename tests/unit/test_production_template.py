@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from local.policy import service_allowed
-from local.template import Template, evaluate
+from local.template import Template, evaluate_deep
 from mailrelay import timebox
 from mailrelay.config import Settings
 
@@ -27,15 +27,6 @@ REFS = {
 OUR_SET = "arn:aws:ses:eu-west-1:111122223333:configuration-set/mailrelay-events"
 
 
-def _resolved(node):
-    node = evaluate(node, REFS)
-    if isinstance(node, dict):
-        return {k: _resolved(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolved(v) for v in node]
-    return node
-
-
 def _ses(source_arn: str, account: str = "111122223333") -> dict[str, str]:
     return {"aws:SourceAccount": account, "aws:SourceArn": source_arn}
 
@@ -48,7 +39,7 @@ def test_events_topic_key_is_customer_managed_and_lets_only_our_configuration_se
     assert key_ref == {"Ref": "SesEventsKey"}  # not alias/aws/sns: SES can never use the AWS-managed key
     key = RESOURCES[key_ref["Ref"]]
     assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
-    policy = _resolved(key["Properties"]["KeyPolicy"])
+    policy = evaluate_deep(key["Properties"]["KeyPolicy"], REFS)
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         assert service_allowed(policy, "ses.amazonaws.com", action, "*", _ses(OUR_SET))
         assert not service_allowed(policy, "ses.amazonaws.com", action, "*", _ses(OUR_SET.replace("events", "x")))
@@ -56,7 +47,7 @@ def test_events_topic_key_is_customer_managed_and_lets_only_our_configuration_se
 
 
 def test_topic_policy_lets_ses_publish_for_our_configuration_set_only():
-    policy = _resolved(RESOURCES["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"])
+    policy = evaluate_deep(RESOURCES["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"], REFS)
     topic = REFS["SesEventsTopic"]
     assert service_allowed(policy, "ses.amazonaws.com", "sns:Publish", topic, _ses(OUR_SET))
     assert not service_allowed(policy, "ses.amazonaws.com", "sns:Publish", topic, _ses(OUR_SET + "-other"))
