@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     services = ServiceSimulation(template, moto_server.ses, local.client)
     services.refs = local.refs
     environments = {name: {**function_environment(template, name, local), **roles[name]} for name in template.functions}
+    for environment in environments.values():  # workers read circuit state on every send: faults show at once
+        environment["CIRCUIT_CACHE_SECONDS"] = "0"
     pools = FunctionPools(template, environments, args.workers)
     # One warm worker per function: no cold start for the first request. Like Lambda, more start on demand
     # (with a cold start) when requests overlap; tests start them all up front.

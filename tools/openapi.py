@@ -13,10 +13,16 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from local.template import Template, load_handler
 from mailrelay.apidocs import SPEC_FILE
+from mailrelay.http import SCHEMAS, error_doc
+from mailrelay.models import channels, common, doctor, forms, messages, suppressions
 from mailrelay.models.messages import MessageRequest
+
+MODEL_MODULES = (channels, common, doctor, forms, messages, suppressions)
 
 SEND_ROUTES = ("/v1/messages", "/api/message")
 SECURITY_SCHEMES = {
@@ -38,11 +44,21 @@ def build() -> dict[str, Any]:
     )
     template = Template()
     routed = sorted({route.function for route in template.routes})  # functions behind an HTTP route
+    validated = []
     for name in routed:
         handler = load_handler(template.functions[name])
         app = sys.modules[handler.__module__].app
         merge.add_schema(app.get_openapi_schema(security_schemes=SECURITY_SCHEMES))
+        validated += [r for r in (*app._static_routes, *app._dynamic_routes) if r.enable_validation]
     spec = json.loads(merge.get_openapi_json_schema())
+    for route in validated:  # what the resolver's validation answers, in our error shape
+        responses = spec["paths"][route.openapi_path][route.method.lower()]["responses"]
+        responses.setdefault("422", error_doc("invalid path, query or body (`detail` lists each problem)"))
+    for unused in {"HTTPValidationError", "ValidationError"} - _referenced(
+        {k: v for k, v in spec.items() if k != "components"}
+    ):
+        spec.get("components", {}).get("schemas", {}).pop(unused, None)
+    add_response_models(spec)
     message_schema = MessageRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     spec.setdefault("components", {}).setdefault("schemas", {}).update(message_schema.pop("$defs", {}))
     spec["components"]["schemas"]["MessageRequest"] = message_schema
@@ -55,6 +71,31 @@ def build() -> dict[str, Any]:
             },
         }
     return spec
+
+
+def _referenced(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        found = {ref.removeprefix(SCHEMAS)} if isinstance(ref, str) and ref.startswith(SCHEMAS) else set()
+        return found.union(*(_referenced(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_referenced(v) for v in node))
+    return set()
+
+
+def add_response_models(spec: dict[str, Any]) -> None:
+    """Schemas of the models that routes name in `model_doc(...)` (by name, so that INIT never imports pydantic)."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    wanted = sorted(_referenced(spec["paths"]) - set(schemas))
+    classes = {}
+    for module in MODEL_MODULES:
+        classes.update({k: v for k, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)})
+    missing = [name for name in wanted if name not in classes]
+    assert not missing, f"model_doc names models that mailrelay.models does not define: {missing}"
+    _, definitions = models_json_schema(
+        [(classes[name], "serialization") for name in wanted], ref_template=SCHEMAS + "{model}"
+    )
+    schemas.update(definitions.get("$defs", {}))
 
 
 def render() -> str:

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailrelay import timebox
-from mailrelay.domain import auth, channels, suppressions
-from mailrelay.domain import doctor as diagnose
 from mailrelay.http import error_doc, guarded, json_response, make_resolver, model_doc
-from mailrelay.models.channels import (
-    ChannelPage,
-    ChannelSpec,
-    ChannelView,
-    ChannelWithToken,
-    RelayeryChannelPage,
-    RelayeryChannelSpec,
-    RotateTokenRequest,
-    TokenResponse,
-)
-from mailrelay.models.common import DESCRIPTOR_PATTERN
-from mailrelay.models.doctor import DoctorReport
-from mailrelay.models.suppressions import Suppression, SuppressionPage, SuppressionRequest
+from mailrelay.lazy import lazy
 from mailrelay.observability import logger, metrics
+
+# Loaded by the first request that needs them (INIT stays at the router, logger and metrics: `make bench`).
+auth = lazy("mailrelay.domain.auth")
+channels = lazy("mailrelay.domain.channels")
+suppressions = lazy("mailrelay.domain.suppressions")
+diagnose = lazy("mailrelay.domain.doctor")
+params = lazy("mailrelay.params")
 
 app = make_resolver()
 
-Descriptor = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="channel name, 1-64 of [A-Za-z0-9._-]")]
 ADMIN = [{"adminKey": []}]
 COMMON = {400: error_doc("malformed JSON or cursor"), 401: error_doc("admin key missing or wrong")}
 NOT_FOUND = {404: error_doc("no such channel")}
@@ -41,13 +31,14 @@ NOT_FOUND = {404: error_doc("no such channel")}
     summary="Create or replace a channel",
     tags=["control"],
     security=ADMIN,
+    enable_validation=True,
     responses={
-        200: model_doc("replaced; `token` only when this request set one", ChannelWithToken),
-        201: model_doc("created; `token` is shown this once", ChannelWithToken),
+        200: model_doc("replaced; `token` only when this request set one", "ChannelWithToken"),
+        201: model_doc("created; `token` is shown this once", "ChannelWithToken"),
         **COMMON,
     },
 )
-def put_channel(descriptor: Descriptor, spec: Annotated[ChannelSpec, Body()]):
+def put_channel(descriptor: params.Descriptor, spec: params.ChannelSpecBody):
     channel, created = channels.put_channel(descriptor, spec)
     hidden = {name for name in ("token", "warnings") if getattr(channel, name) is None}
     return json_response(201 if created else 200, channel.model_dump(mode="json", exclude=hidden))
@@ -58,9 +49,10 @@ def put_channel(descriptor: Descriptor, spec: Annotated[ChannelSpec, Body()]):
     summary="Read a channel",
     tags=["control"],
     security=ADMIN,
-    responses={200: model_doc("the channel (never its token)", ChannelView), **COMMON, **NOT_FOUND},
+    enable_validation=True,
+    responses={200: model_doc("the channel (never its token)", "ChannelView"), **COMMON, **NOT_FOUND},
 )
-def get_channel(descriptor: Descriptor):
+def get_channel(descriptor: params.Descriptor):
     return json_response(200, channels.get_channel(descriptor))
 
 
@@ -69,12 +61,10 @@ def get_channel(descriptor: Descriptor):
     summary="List channels",
     tags=["control"],
     security=ADMIN,
-    responses={200: model_doc("a page of channels", ChannelPage), **COMMON},
+    enable_validation=True,
+    responses={200: model_doc("a page of channels", "ChannelPage"), **COMMON},
 )
-def list_channels(
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-):
+def list_channels(limit: params.Limit = 50, cursor: params.Cursor = None):
     return json_response(200, channels.list_channels(limit, cursor))
 
 
@@ -83,9 +73,10 @@ def list_channels(
     summary="Delete a channel",
     tags=["control"],
     security=ADMIN,
+    enable_validation=True,
     responses={204: {"description": "deleted"}, **COMMON, **NOT_FOUND},
 )
-def delete_channel(descriptor: Descriptor):
+def delete_channel(descriptor: params.Descriptor):
     channels.delete_channel(descriptor)
     return Response(status_code=204)
 
@@ -95,9 +86,10 @@ def delete_channel(descriptor: Descriptor):
     summary="Rotate a channel's token",
     tags=["control"],
     security=ADMIN,
-    responses={200: model_doc("the new token, shown this once", TokenResponse), **COMMON, **NOT_FOUND},
+    enable_validation=True,
+    responses={200: model_doc("the new token, shown this once", "TokenResponse"), **COMMON, **NOT_FOUND},
 )
-def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest | None, Body()] = None):
+def rotate_token(descriptor: params.Descriptor, request: params.RotateTokenBody = None):
     grace = request.grace_seconds if request else 0
     return json_response(200, channels.rotate_token(descriptor, grace).model_dump(mode="json", exclude_none=True))
 
@@ -107,7 +99,8 @@ def rotate_token(descriptor: Descriptor, request: Annotated[RotateTokenRequest |
     summary="Can this deployment really send? SES account and identities, event wiring, Mailgun, alarms",
     tags=["control"],
     security=ADMIN,
-    responses={200: model_doc("one line per check: ok, warn or fail, with what to do", DoctorReport), **COMMON},
+    enable_validation=True,
+    responses={200: model_doc("one line per check: ok, warn or fail, with what to do", "DoctorReport"), **COMMON},
 )
 def doctor():
     return json_response(200, diagnose.run().model_dump(mode="json", exclude_none=True))
@@ -115,20 +108,16 @@ def doctor():
 
 # ---- suppression list (shared by every provider)
 
-AddressParam = Annotated[str, Path(min_length=1, max_length=320, description="the address (URL-encoded or not)")]
-
 
 @app.get(
     "/v1/suppressions",
     summary="List suppressed addresses",
     tags=["suppressions"],
     security=ADMIN,
-    responses={200: model_doc("a page of suppressions", SuppressionPage), **COMMON},
+    enable_validation=True,
+    responses={200: model_doc("a page of suppressions", "SuppressionPage"), **COMMON},
 )
-def list_suppressions(
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-):
+def list_suppressions(limit: params.Limit = 50, cursor: params.Cursor = None):
     return json_response(200, suppressions.list_page(limit, cursor))
 
 
@@ -137,9 +126,10 @@ def list_suppressions(
     summary="Read one suppression",
     tags=["suppressions"],
     security=ADMIN,
-    responses={200: model_doc("suppressed", Suppression), 404: error_doc("not suppressed"), **COMMON},
+    enable_validation=True,
+    responses={200: model_doc("suppressed", "Suppression"), 404: error_doc("not suppressed"), **COMMON},
 )
-def get_suppression(address: AddressParam):
+def get_suppression(address: params.AddressParam):
     return json_response(200, suppressions.get(unquote(address)))
 
 
@@ -148,10 +138,15 @@ def get_suppression(address: AddressParam):
     summary="Suppress an address",
     tags=["suppressions"],
     security=ADMIN,
-    responses={201: model_doc("added", Suppression), 200: model_doc("was suppressed already", Suppression), **COMMON},
+    enable_validation=True,
+    responses={
+        201: model_doc("added", "Suppression"),
+        200: model_doc("was suppressed already", "Suppression"),
+        **COMMON,
+    },
 )
-def put_suppression(address: AddressParam, request: Annotated[SuppressionRequest | None, Body()] = None):
-    entry, created = suppressions.add(unquote(address), (request or SuppressionRequest()).reason, "admin")
+def put_suppression(address: params.AddressParam, request: params.SuppressionBody = None):
+    entry, created = suppressions.add(unquote(address), (request or params.SuppressionRequest()).reason, "admin")
     return json_response(201 if created else 200, entry)
 
 
@@ -160,9 +155,10 @@ def put_suppression(address: AddressParam, request: Annotated[SuppressionRequest
     summary="Remove a suppression",
     tags=["suppressions"],
     security=ADMIN,
+    enable_validation=True,
     responses={204: {"description": "removed"}, 404: error_doc("not suppressed"), **COMMON},
 )
-def delete_suppression(address: AddressParam):
+def delete_suppression(address: params.AddressParam):
     suppressions.remove(unquote(address))
     return Response(status_code=204)
 
@@ -175,10 +171,11 @@ def delete_suppression(address: AddressParam):
     summary="Create or replace a channel (mailgun-relayery)",
     tags=["mailgun-relayery"],
     security=ADMIN,
-    responses={200: model_doc("replaced", ChannelWithToken), 201: model_doc("created", ChannelWithToken), **COMMON},
+    enable_validation=True,
+    responses={200: model_doc("replaced", "ChannelWithToken"), 201: model_doc("created", "ChannelWithToken"), **COMMON},
 )
-def relayery_put_channel(spec: Annotated[RelayeryChannelSpec, Body()]):
-    return put_channel(spec.descriptor, ChannelSpec.model_validate(spec.model_dump(exclude={"descriptor"})))
+def relayery_put_channel(spec: params.RelayeryChannelBody):
+    return put_channel(spec.descriptor, params.ChannelSpec.model_validate(spec.model_dump(exclude={"descriptor"})))
 
 
 @app.delete(
@@ -186,9 +183,10 @@ def relayery_put_channel(spec: Annotated[RelayeryChannelSpec, Body()]):
     summary="Delete a channel (mailgun-relayery; body: the descriptor as a JSON string)",
     tags=["mailgun-relayery"],
     security=ADMIN,
+    enable_validation=True,
     responses={204: {"description": "deleted"}, **COMMON, **NOT_FOUND},
 )
-def relayery_delete_channel(descriptor: Annotated[str, Body(pattern=DESCRIPTOR_PATTERN)]):
+def relayery_delete_channel(descriptor: params.RelayeryDescriptorBody):
     return delete_channel(descriptor)
 
 
@@ -197,12 +195,10 @@ def relayery_delete_channel(descriptor: Annotated[str, Body(pattern=DESCRIPTOR_P
     summary="List channels by page (mailgun-relayery)",
     tags=["mailgun-relayery"],
     security=ADMIN,
-    responses={200: model_doc("one page", RelayeryChannelPage), **COMMON},
+    enable_validation=True,
+    responses={200: model_doc("one page", "RelayeryChannelPage"), **COMMON},
 )
-def relayery_list_channels(
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-):
+def relayery_list_channels(page: params.Page = 1, per_page: params.PerPage = 20):
     return json_response(200, channels.list_channels_paged(page, per_page))
 
 

@@ -7,8 +7,10 @@ retries the invocation twice and then hands the event to the dead-letter queue (
 from __future__ import annotations
 
 from mailrelay import timebox
-from mailrelay.domain import provider_events
+from mailrelay.lazy import lazy
 from mailrelay.observability import logger, metrics
+
+provider_events = lazy("mailrelay.domain.provider_events")  # loaded by the first event (`make bench`)
 
 
 @logger.inject_lambda_context

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailrelay import apidocs, timebox
-from mailrelay.domain import formaccess, forms, idempotency, relay
 from mailrelay.errors import RelayError
 from mailrelay.http import body_bytes, error_doc, html_error_response, json_response, make_resolver, model_doc
-from mailrelay.models.common import DESCRIPTOR_PATTERN
-from mailrelay.models.forms import FormAccepted
-from mailrelay.models.messages import MessageStatus
+from mailrelay.lazy import lazy
 from mailrelay.observability import logger, metrics
+
+# Loaded by the first request that needs them (INIT stays at the router, logger and metrics: `make bench`).
+formaccess = lazy("mailrelay.domain.formaccess")
+forms = lazy("mailrelay.domain.forms")
+relay = lazy("mailrelay.domain.relay")
+params = lazy("mailrelay.params")
 
 app = make_resolver()
 
 CHANNEL = [{"channelToken": []}, {"channelBearer": []}]
 SEND_RESPONSES = {
-    200: model_doc("sent", MessageStatus),
+    200: model_doc("sent", "MessageStatus"),
     400: error_doc("malformed JSON"),
     401: error_doc("channel credentials missing or wrong (unknown descriptor looks the same)"),
     409: error_doc("a request with the same Idempotency-Key is still in progress"),
@@ -73,17 +73,15 @@ def relayery_send_message():
     tags=["relay"],
     security=CHANNEL,
     responses={
-        200: model_doc("the message", MessageStatus),
+        200: model_doc("the message", "MessageStatus"),
         401: error_doc("bad credentials"),
         404: error_doc("no such message for this channel"),
     },
+    enable_validation=True,
 )
-def get_message(id: Annotated[str, Path(max_length=64, description="message id")]):  # noqa: A002
+def get_message(id: params.MessageId):  # noqa: A002
     status = relay.get_message(app.current_event.headers, id)
     return json_response(200, status.model_dump(mode="json"))
-
-
-FormName = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="the form's channel")]
 
 
 @app.post(
@@ -91,7 +89,7 @@ FormName = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="the form
     summary="Submit a public contact form (JSON, urlencoded or multipart)",
     tags=["forms"],
     responses={
-        200: model_doc("accepted (JSON requests, and plain posts without a redirect)", FormAccepted),
+        200: model_doc("accepted (JSON requests, and plain posts without a redirect)", "FormAccepted"),
         303: {"description": "plain form post accepted: see Location (`_next` or the form's redirect_url)"},
         400: error_doc("malformed body"),
         403: error_doc(
@@ -103,8 +101,9 @@ FormName = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="the form
         429: error_doc("per-IP or channel limit; see Retry-After"),
         502: error_doc("every provider failed, or the CAPTCHA service could not be reached"),
     },
+    enable_validation=True,
 )
-def submit_form(descriptor: FormName):
+def submit_form(descriptor: params.FormName):
     event = app.current_event
     headers = event.headers
     wants_json = "json" in headers.get("content-type", "") or "application/json" in headers.get("accept", "")
@@ -131,8 +130,9 @@ def submit_form(descriptor: FormName):
     summary="CORS preflight of a form",
     tags=["forms"],
     responses={204: {"description": "allowed"}, 403: error_doc("origin not allowed"), 404: error_doc("no such form")},
+    enable_validation=True,
 )
-def preflight_form(descriptor: FormName):
+def preflight_form(descriptor: params.FormName):
     headers = app.current_event.headers
     allowed = formaccess.preflight(descriptor, headers.get("origin"), headers.get("access-control-request-headers"))
     return Response(status_code=204, headers=allowed)
@@ -157,5 +157,4 @@ def docs():
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     timebox.start(context)
-    idempotency.register_lambda_context(context)
     return app.resolve(event, context)

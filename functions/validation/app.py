@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailrelay import timebox
-from mailrelay.domain import auth, validation
 from mailrelay.http import error_doc, json_response, make_resolver, model_doc
-from mailrelay.models.suppressions import AddressCheck, VerificationRequested
+from mailrelay.lazy import lazy
 from mailrelay.observability import logger, metrics
 
-app = make_resolver()
+auth = lazy("mailrelay.domain.auth")  # loaded by the first request (INIT stays small: `make bench`)
+validation = lazy("mailrelay.domain.validation")
+params = lazy("mailrelay.params")
 
-AddressParam = Annotated[str, Path(min_length=1, max_length=320, description="the address (URL-encoded or not)")]
+app = make_resolver()
 
 
 @app.get(
@@ -25,11 +24,12 @@ AddressParam = Annotated[str, Path(min_length=1, max_length=320, description="th
     tags=["validation"],
     security=[{"channelToken": []}, {"channelBearer": []}, {"adminKey": []}],
     responses={
-        200: model_doc("what is known about the address", AddressCheck),
+        200: model_doc("what is known about the address", "AddressCheck"),
         401: error_doc("no or wrong channel credentials / admin key"),
     },
+    enable_validation=True,
 )
-def check_address(address: AddressParam):
+def check_address(address: params.AddressParam):
     auth.require_channel_or_admin(app.current_event.headers)
     return json_response(200, validation.check(unquote(address)))
 
@@ -40,12 +40,13 @@ def check_address(address: AddressParam):
     tags=["validation"],
     security=[{"adminKey": []}],
     responses={
-        202: model_doc("SES was asked", VerificationRequested),
+        202: model_doc("SES was asked", "VerificationRequested"),
         401: error_doc("admin key missing or wrong (channel credentials are not enough)"),
         422: error_doc("not an email address"),
     },
+    enable_validation=True,
 )
-def verify_address(address: AddressParam):
+def verify_address(address: params.AddressParam):
     auth.require_admin(app.current_event.headers)
     return json_response(202, validation.request_verification(unquote(address)))
 

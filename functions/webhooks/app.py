@@ -5,9 +5,11 @@ from __future__ import annotations
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailrelay import timebox
-from mailrelay.domain import provider_events
 from mailrelay.http import body_bytes, error_doc, json_response, make_resolver
+from mailrelay.lazy import lazy
 from mailrelay.observability import logger, metrics
+
+provider_events = lazy("mailrelay.domain.provider_events")  # loaded by the first request (`make bench`)
 
 app = make_resolver()
 

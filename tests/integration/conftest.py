@@ -26,7 +26,7 @@ from local.iam import DENIED, POLICY_NAME, TRUST_ANYONE, enforce, provision_role
 from local.outbox import describe
 from local.template import Template, load_handler
 from mailrelay import aws, config
-from mailrelay.domain import idempotency
+from mailrelay.domain import delivery, idempotency
 
 ADMIN_KEY = "integration-admin-key-0123456789"
 TEMPLATE = Template()
@@ -52,6 +52,7 @@ def _forget_clients() -> None:
     aws.clear_caches()
     parameters.clear_caches()
     idempotency._runner.cache_clear()
+    delivery.forget()
 
 
 def handler(function: str):

@@ -38,7 +38,10 @@ def function_of(method: str, path: str) -> str:
 
 @pytest.mark.parametrize(
     ("method", "path", "action", "as_admin"),
-    [("POST", "/v1/messages", "dynamodb:PutItem", False), ("GET", "/v1/channels/website", "dynamodb:GetItem", True)],
+    [
+        ("POST", "/v1/messages", "dynamodb:BatchGetItem", False),
+        ("GET", "/v1/channels/website", "dynamodb:GetItem", True),
+    ],
 )
 def test_a_missing_action_fails_the_real_handler(api: Api, aws_stack, method, path, action, as_admin):
     token = api.create_channel()
@@ -57,6 +60,20 @@ def test_a_missing_action_fails_the_real_handler(api: Api, aws_stack, method, pa
     DENIED_ACTIONS.clear()  # expected: the fixture fails a test that leaves a denial behind
     provision_roles(TEMPLATE, aws_stack, {function: granted})
     assert call().status == 200
+
+
+def test_a_sent_message_whose_record_cannot_be_written_is_still_a_200(api: Api, aws_stack, sent, caplog):
+    """The record is written after the send: failing it must not answer 500 (the caller would send again)."""
+    token = api.create_channel()
+    granted = role_policies(TEMPLATE, aws_stack.refs)["RelayFunction"]
+    provision_roles(TEMPLATE, aws_stack, {"RelayFunction": without(granted, "dynamodb:PutItem")})
+    result = api.call("POST", "/v1/messages", headers=api.channel("website", token), json_body=MESSAGE)
+    assert result.status == 200 and result.json["status"] == "sent", result.body
+    assert len(sent()) == 1
+    denied = list(DENIED_ACTIONS)
+    DENIED_ACTIONS.clear()  # expected: the fixture fails a test that leaves a denial behind
+    assert denied == ["RelayFunction: dynamodb:PutItem"]
+    assert "message sent but its record could not be written" in caplog.text
 
 
 def _granted(function: str, refs: dict[str, Any]) -> set[str]:

@@ -52,6 +52,9 @@ class Settings(BaseModel):
     circuit_failure_threshold: int = Field(default=3, ge=1, validation_alias="CIRCUIT_FAILURE_THRESHOLD")
     circuit_window_seconds: float = Field(default=60.0, gt=0, validation_alias="CIRCUIT_WINDOW_SECONDS")
     circuit_cooldown_seconds: float = Field(default=60.0, ge=0, validation_alias="CIRCUIT_COOLDOWN_SECONDS")
+    # How long a container reuses the circuit state it read (0: read it on every send; the local stack uses 0 so
+    # that a change of /_local/faults shows at the very next request).
+    circuit_cache_seconds: float = Field(default=2.0, ge=0, le=10, validation_alias="CIRCUIT_CACHE_SECONDS")
 
     @property
     def providers(self) -> list[str]:

@@ -9,12 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 
 from mailrelay.errors import BadRequest, InvalidBody, NotFound, RelayError
 from mailrelay.observability import logger
 
 JSON = "application/json"
+SCHEMAS = "#/components/schemas/"
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -28,12 +28,14 @@ def error_doc(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": ERROR_SCHEMA}}}
 
 
-def model_doc(description: str, model: type[BaseModel]) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"model": model}}}
+def model_doc(description: str, model: str) -> dict[str, Any]:
+    """A response documented by one of our pydantic models, by name: tools/openapi.py adds its schema to the spec
+    (naming the class here would import pydantic at every function's INIT)."""
+    return {"description": description, "content": {JSON: {"schema": {"$ref": f"{SCHEMAS}{model}"}}}}
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    if isinstance(body, BaseModel):
+    if hasattr(body, "model_dump"):  # a pydantic model
         body = body.model_dump(mode="json")
     # Sorted keys: a replayed (idempotent) response is byte-for-byte the first one.
     return Response(
@@ -71,8 +73,10 @@ def validation_error(errors: list[dict[str, Any]]) -> RelayError:
     return InvalidBody(f"{where}: {first['msg']}", detail=detail)
 
 
-def parse_json(model: type[BaseModel], raw: bytes) -> Any:
-    """Validate a JSON body against `model`, raising the same errors as the resolver's own validation."""
+def parse_json(model: Any, raw: bytes) -> Any:
+    """Validate a JSON body against the pydantic `model`, raising the same errors as the resolver's own validation."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
@@ -80,7 +84,10 @@ def parse_json(model: type[BaseModel], raw: bytes) -> Any:
 
 
 def make_resolver() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    """The resolver every HTTP function uses. Validation is switched on per route (`enable_validation=True` where a
+    route declares typed parameters or a body), so that its machinery loads with the first such request, not at INIT.
+    """
+    app = APIGatewayHttpResolver(enable_validation=False)
 
     @app.exception_handler(RelayError)
     def _relay_error(error: RelayError):

@@ -15,13 +15,20 @@ RESERVE_SECONDS = 1.5
 _UNBOUNDED = 900.0  # no context (a script, a unit test): Lambda's own maximum
 
 _deadline: float | None = None
+_context: Any = None
 
 
 def start(context: Any) -> None:
     """Begin timing an invocation from its Lambda context (anything with get_remaining_time_in_millis)."""
-    global _deadline
+    global _deadline, _context
+    _context = context
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     _deadline = time.monotonic() + (remaining() / 1000 if callable(remaining) else _UNBOUNDED)
+
+
+def context() -> Any:
+    """The current invocation's Lambda context (None outside an invocation)."""
+    return _context
 
 
 def left(cap: float | None = None) -> float:

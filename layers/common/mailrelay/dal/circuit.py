@@ -8,37 +8,42 @@ from __future__ import annotations
 
 import math
 
-from boto3.dynamodb.conditions import Attr
+from mailrelay.dal.items import Table, conditional, timestamp
 
-from mailrelay import aws
-from mailrelay.dal.items import conditional, timestamp
+
+def circuit_key(provider: str) -> dict[str, str]:
+    return {"key": f"circuit#{provider}"}
+
+
+def open_until_of(item: dict | None) -> float:
+    return float(item["open_until"]) if item and "open_until" in item else 0.0
 
 
 class CircuitStore:
     def __init__(self, table_name: str):
-        self._table = aws.table(table_name)
+        self.table_name = table_name
+        self._table = Table(table_name)
 
     def open_until(self, provider: str) -> float:
-        item = self._table.get_item(Key={"key": f"circuit#{provider}"}).get("Item")
-        return float(item["open_until"]) if item and "open_until" in item else 0.0
+        return open_until_of(self._table.get(circuit_key(provider)))
 
     def count_failure(self, provider: str, now: float, window: float) -> int:
         index = math.floor(now / window)
-        response = self._table.update_item(
-            Key={"key": f"failures#{provider}#{index}"},
-            UpdateExpression="ADD failures :one SET expires_at = :exp",
-            ExpressionAttributeValues={":one": 1, ":exp": math.ceil((index + 2) * window)},
-            ReturnValues="UPDATED_NEW",
+        attributes = self._table.update(
+            {"key": f"failures#{provider}#{index}"},
+            "ADD failures :one SET expires_at = :exp",
+            {":one": 1, ":exp": math.ceil((index + 2) * window)},
+            returns="UPDATED_NEW",
         )
-        return int(response["Attributes"]["failures"])
+        return int(attributes["failures"])
 
     def open(self, provider: str, now: float, until: float) -> bool:
         """Open the circuit; False when it is open already (another container opened it first)."""
         return conditional(
-            lambda: self._table.update_item(
-                Key={"key": f"circuit#{provider}"},
-                UpdateExpression="SET open_until = :until, expires_at = :exp",
-                ConditionExpression=Attr("open_until").not_exists() | Attr("open_until").lt(timestamp(now)),
-                ExpressionAttributeValues={":until": timestamp(until), ":exp": math.ceil(until) + 3600},
+            lambda: self._table.update(
+                circuit_key(provider),
+                "SET open_until = :until, expires_at = :exp",
+                {":until": timestamp(until), ":exp": math.ceil(until) + 3600, ":now": timestamp(now)},
+                condition="attribute_not_exists(open_until) OR open_until < :now",
             )
         )

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from boto3.dynamodb.conditions import Attr
-
-from mailrelay import aws
-from mailrelay.dal.items import conditional, timestamp
+from mailrelay.dal.items import Table, conditional, timestamp
 
 
 class NonceStore:
     def __init__(self, table_name: str):
-        self._table = aws.table(table_name)
+        self._table = Table(table_name)
 
     def put(self, nonce: str, form: str, expires_at: float) -> None:
-        self._table.put_item(
-            Item={
-                "nonce": nonce,
-                "form": form,
-                "expires_at": int(expires_at),
-                "valid_until": timestamp(expires_at),
-            },
-            ConditionExpression=Attr("nonce").not_exists(),
+        self._table.put(
+            {"nonce": nonce, "form": form, "expires_at": int(expires_at), "valid_until": timestamp(expires_at)},
+            "attribute_not_exists(#n)",
+            names={"#n": "nonce"},
         )
 
     def use(self, nonce: str, form: str, now: float) -> bool:
@@ -29,10 +22,10 @@ class NonceStore:
         The expiry is checked here, because DynamoDB's TTL deletes expired items lazily (up to days later).
         """
         return conditional(
-            lambda: self._table.delete_item(
-                Key={"nonce": nonce},
-                ConditionExpression=Attr("nonce").exists()
-                & Attr("form").eq(form)
-                & Attr("valid_until").gt(timestamp(now)),
+            lambda: self._table.delete(
+                {"nonce": nonce},
+                "attribute_exists(#n) AND #f = :form AND valid_until > :now",
+                {":form": form, ":now": timestamp(now)},
+                {"#n": "nonce", "#f": "form"},
             )
         )

@@ -10,14 +10,13 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from mailrelay import aws
-from mailrelay.dal.items import conditional, timestamp
+from mailrelay.dal.items import Table, conditional, timestamp
 
 # Items outlive their period a little so a slow clock in one container cannot resurrect an old slot early.
 _TTL_SLACK_SECONDS = 300
+_KEY = {"#k": "key"}  # KEY is a DynamoDB reserved word
 
 
 @dataclass(frozen=True)
@@ -35,44 +34,49 @@ class Busy(Exception):
 
 class MinPeriodLimiter:
     def __init__(self, table_name: str):
-        self._table = aws.table(table_name)
+        self._table = Table(table_name)
 
     def take(self, key: str, period: float, now: float) -> Slot:
-        """Take the slot for `key` or raise Busy with the whole seconds to wait."""
+        """Take the slot for `key` or raise Busy with the whole seconds to wait.
+
+        A refusal costs no second read: the failed condition returns the item it was checked against.
+        """
         next_at = timestamp(now + period)
         try:
-            response = self._table.update_item(
-                Key={"key": key},
+            response = self._table.client.update_item(
+                TableName=self._table.name,
+                Key={"key": {"S": key}},
                 UpdateExpression="SET next_at = :next, expires_at = :exp",
-                ConditionExpression=Attr("next_at").not_exists() | Attr("next_at").lte(timestamp(now)),
-                ExpressionAttributeValues={":next": next_at, ":exp": math.ceil(now + period) + _TTL_SLACK_SECONDS},
+                ConditionExpression="attribute_not_exists(next_at) OR next_at <= :now",
+                ExpressionAttributeValues={
+                    ":next": {"N": str(next_at)},
+                    ":exp": {"N": str(math.ceil(now + period) + _TTL_SLACK_SECONDS)},
+                    ":now": {"N": str(timestamp(now))},
+                },
                 ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            current = self._table.get_item(Key={"key": key}, ConsistentRead=True).get("Item", {})
+            held = (exc.response.get("Item") or {}).get("next_at", {}).get("N")
             # A concurrent winner read the clock a moment after us, so its slot may end a hair past now + period.
-            wait = min(float(current.get("next_at", 0)) - now, period)
+            wait = min(float(held) - now, period) if held else period
             raise Busy(max(1, math.ceil(wait))) from None
         previous = response.get("Attributes", {}).get("next_at")
-        return Slot(key=key, next_at=next_at, previous_next_at=previous)
+        return Slot(key=key, next_at=next_at, previous_next_at=Decimal(previous["N"]) if previous else None)
 
     def give_back(self, slot: Slot) -> None:
         """Undo `take` unless somebody else has taken the key since (then their slot stands)."""
         if slot.previous_next_at is None:
-            conditional(
-                lambda: self._table.delete_item(
-                    Key={"key": slot.key}, ConditionExpression=Attr("next_at").eq(slot.next_at)
-                )
-            )
+            conditional(lambda: self._table.delete({"key": slot.key}, "next_at = :mine", {":mine": slot.next_at}))
         else:
             conditional(
-                lambda: self._table.update_item(
-                    Key={"key": slot.key},
-                    UpdateExpression="SET next_at = :previous",
-                    ConditionExpression=Attr("next_at").eq(slot.next_at),
-                    ExpressionAttributeValues={":previous": slot.previous_next_at},
+                lambda: self._table.update(
+                    {"key": slot.key},
+                    "SET next_at = :previous",
+                    {":previous": slot.previous_next_at, ":mine": slot.next_at},
+                    condition="next_at = :mine",
                 )
             )
 
@@ -81,26 +85,28 @@ class WindowCounter:
     """At most `limit` hits per key in each fixed window of `window` seconds (one atomic ADD per hit)."""
 
     def __init__(self, table_name: str):
-        self._table = aws.table(table_name)
+        self._table = Table(table_name)
 
     def hit(self, key: str, limit: int, window: float, now: float) -> None:
         index = math.floor(now / window)
         window_end = (index + 1) * window
-        response = self._table.update_item(
-            Key={"key": f"{key}#{index}"},
-            UpdateExpression="ADD hits :one SET expires_at = :exp",
-            ExpressionAttributeValues={":one": 1, ":exp": math.ceil(window_end) + _TTL_SLACK_SECONDS},
-            ReturnValues="UPDATED_NEW",
+        attributes = self._table.update(
+            {"key": f"{key}#{index}"},
+            "ADD hits :one SET expires_at = :exp",
+            {":one": 1, ":exp": math.ceil(window_end) + _TTL_SLACK_SECONDS},
+            returns="UPDATED_NEW",
         )
-        if int(response["Attributes"]["hits"]) > limit:
+        if int(attributes["hits"]) > limit:
             raise Busy(max(1, math.ceil(window_end - now)))
 
 
 def first_use(table_name: str, key: str, ttl_seconds: int, now: float) -> bool:
     """Remember `key` for `ttl_seconds`; True the first time only (a replay cache in one conditional write)."""
     return conditional(
-        lambda: aws.table(table_name).put_item(
-            Item={"key": key, "expires_at": math.ceil(now + ttl_seconds), "valid_until": timestamp(now + ttl_seconds)},
-            ConditionExpression=Attr("key").not_exists() | Attr("valid_until").lt(timestamp(now)),
+        lambda: Table(table_name).put(
+            {"key": key, "expires_at": math.ceil(now + ttl_seconds), "valid_until": timestamp(now + ttl_seconds)},
+            "attribute_not_exists(#k) OR valid_until < :now",
+            {":now": timestamp(now)},
+            _KEY,
         )
     )

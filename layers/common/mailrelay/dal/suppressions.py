@@ -4,46 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailrelay import aws
-from mailrelay.dal.items import conditional, from_item, scan_page
-
-_BATCH = 100  # BatchGetItem's limit
+from mailrelay.dal.items import Table, conditional, from_item, scan_page
 
 
 class SuppressionStore:
     def __init__(self, table_name: str):
-        self._name = table_name
-        self._table = aws.table(table_name)
+        self.table_name = table_name
+        self._table = Table(table_name)
 
     def get(self, address: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"address": address}, ConsistentRead=True).get("Item")
+        item = self._table.get({"address": address}, consistent=True)
         return from_item(item) if item else None
 
     def put_if_absent(self, item: dict[str, Any]) -> bool:
         """Add; False (and the first entry kept) when the address is suppressed already."""
-        return conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(address)"))
+        return conditional(lambda: self._table.put(item, "attribute_not_exists(#a)", names={"#a": "address"}))
 
     def delete(self, address: str) -> bool:
-        return "Attributes" in self._table.delete_item(Key={"address": address}, ReturnValues="ALL_OLD")
-
-    def which(self, addresses: list[str]) -> set[str]:
-        """The subset of `addresses` that is suppressed (one BatchGetItem per 100)."""
-        found: set[str] = set()
-        unique = sorted(set(addresses))
-        client = self._table.meta.client  # the resource's client: takes and gives plain Python values
-        for start in range(0, len(unique), _BATCH):
-            request = {
-                self._name: {
-                    "Keys": [{"address": a} for a in unique[start : start + _BATCH]],
-                    "ProjectionExpression": "address",
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                found.update(i["address"] for i in response["Responses"].get(self._name, []))
-                request = response.get("UnprocessedKeys") or None
-        return found
+        return self._table.delete({"address": address}, return_old=True) is not None
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return scan_page(self._table, limit, cursor, {"address"})

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mailrelay.domain import channels, tokens
 from mailrelay.domain.channels import ChannelRecord
@@ -55,13 +56,17 @@ def _channel_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def authenticate_channel(headers: Mapping[str, str]) -> ChannelRecord:
-    """The channel these credentials open. Unknown descriptor and wrong token are the same 401."""
+def authenticate_channel(
+    headers: Mapping[str, str], read: Callable[[str], dict[str, Any] | None] | None = None
+) -> ChannelRecord:
+    """The channel these credentials open (its item read by `read`, by default a plain GetItem). Unknown descriptor
+    and wrong token are the same 401."""
     credentials = _channel_credentials(headers)
     if credentials is None:
         raise Unauthorized("channel credentials required (X-Descriptor + X-Token, or Authorization: Bearer d:t)")
     descriptor, token = credentials
-    record = channels.load(descriptor) if _DESCRIPTOR.match(descriptor) else None
+    item = (read or channels.store().get)(descriptor) if _DESCRIPTOR.match(descriptor) else None
+    record = channels.ChannelRecord.model_validate(item) if item else None
     if record is None:
         tokens.matches(token, tokens.DECOY)  # same work as a real check
         raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from mailrelay.domain import channels
@@ -18,11 +20,12 @@ class FormChannel(ChannelRecord):
     form: FormSettings
 
 
-def load_form(descriptor: str) -> FormChannel:
-    record = channels.load(descriptor) if _DESCRIPTOR.match(descriptor or "") else None
-    if record is None or record.form is None:
+def load_form(descriptor: str, read: Callable[[str], dict[str, Any] | None] | None = None) -> FormChannel:
+    """The form's channel (its item read by `read`, by default a plain GetItem); 404 when it is not a form."""
+    item = (read or channels.store().get)(descriptor) if _DESCRIPTOR.match(descriptor or "") else None
+    if item is None or item.get("form") is None:
         raise NotFound("no such form", error="unknown_form")
-    return FormChannel.model_validate(record.model_dump())
+    return FormChannel.model_validate(item)
 
 
 def origin_of(url: str) -> str | None:

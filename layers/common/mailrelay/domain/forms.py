@@ -5,7 +5,6 @@ the honeypot catches."""
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 
 from mailrelay import limits, timebox
 from mailrelay.config import settings
-from mailrelay.domain import captcha, formaccess, formdata, mime, nonces, relay, suppressions
+from mailrelay.domain import captcha, delivery, formaccess, formdata, mime, nonces
 from mailrelay.domain.formaccess import FormChannel
 from mailrelay.errors import Forbidden, PayloadTooLarge, RelayError
 from mailrelay.http import validation_error
@@ -39,10 +38,16 @@ def submit(
     descriptor: str, headers: Mapping[str, str], body: bytes, content_type: str | None, source_ip: str
 ) -> Submitted:
     deadline = Deadline(timebox.left(settings().send_budget_seconds))
-    channel = formaccess.load_form(descriptor)
+    opened: list[delivery.Opened] = []
+
+    def read(name: str) -> dict | None:
+        opened.append(delivery.open_channel(name))
+        return opened[0].item
+
+    channel = formaccess.load_form(descriptor, read)
     cors = formaccess.cors_headers(channel.form, headers.get("origin"))
     try:
-        return _submit(channel, body, content_type, source_ip, deadline, cors)
+        return _submit(channel, opened[0], body, content_type, source_ip, deadline, cors)
     except RelayError as error:
         error.headers.update(cors)  # so that the page's script can read why
         raise
@@ -50,6 +55,7 @@ def submit(
 
 def _submit(
     channel: FormChannel,
+    opened: delivery.Opened,
     body: bytes,
     content_type: str | None,
     source_ip: str,
@@ -77,19 +83,21 @@ def _submit(
     if form.captcha is not None:
         captcha.verify(form.captcha, fields.get(CAPTCHA_FIELDS[form.captcha.provider]), source_ip)
 
-    ip_slot = relay.take_slot(
-        f"form-ip#{channel.descriptor}#{source_ip}",
-        form.per_ip_min_period,
-        "please wait before sending another message",
-        time.time(),
-    )
-    try:
-        message_id = str(uuid.uuid4())
-        status = relay.deliver(channel, _outgoing(channel, submission, fields, uploads, message_id), deadline)
-    except BaseException:
-        if ip_slot is not None:
-            relay.limiter().give_back(ip_slot)
-        raise
+    message_id = str(uuid.uuid4())
+    outgoing = _outgoing(channel, opened, submission, fields, uploads, message_id)
+    limits_ = [
+        delivery.Limit(
+            f"form-ip#{channel.descriptor}#{source_ip}",
+            form.per_ip_min_period,
+            "please wait before sending another message",
+        ),
+        delivery.Limit(
+            f"channel#{channel.descriptor}",
+            channel.min_period,
+            f"this channel accepts one message every {channel.min_period:g} s",
+        ),
+    ]
+    status = delivery.deliver(channel, outgoing, deadline, limits_)
     metrics.add_metric(name="FormAccepted", unit=MetricUnit.Count, value=1)
     return Submitted(status["id"], formaccess.safe_next(submission.next, form) or form.redirect_url, cors)
 
@@ -107,10 +115,15 @@ def _text(channel: FormChannel, submission: FormSubmission, fields: dict[str, st
 
 
 def _outgoing(
-    channel: FormChannel, submission: FormSubmission, fields: dict[str, str], uploads, message_id: str
+    channel: FormChannel,
+    opened: delivery.Opened,
+    submission: FormSubmission,
+    fields: dict[str, str],
+    uploads,
+    message_id: str,
 ) -> Outgoing:
     chosen = [Address(email=submission.to)] if submission.to else channel.recipients
-    to, cc, bcc, suppressed = suppressions.keep_deliverable(chosen, channel.cc, channel.bcc)
+    to, cc, bcc, suppressed = delivery.keep_deliverable(opened, chosen, channel.cc, channel.bcc)
     request = MessageRequest.model_validate(
         {
             "subject": submission.subject or f"Message from the {channel.descriptor} form",
@@ -131,4 +144,4 @@ def _outgoing(
     if submission.name:  # Reply-To with the submitter's name, as mail clients show it
         del message["Reply-To"]
         message["Reply-To"] = mime.header_address(Address(email=submission.email, name=submission.name))
-    return relay.package(channel, who, message, message_id, suppressed)
+    return delivery.envelope(channel.sender, to, cc, bcc, message, message_id, channel.domain, suppressed)

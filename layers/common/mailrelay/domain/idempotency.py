@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -51,11 +50,6 @@ class IdempotencyInProgress(RelayError):
     code = "idempotency_in_progress"
 
 
-def register_lambda_context(context: Any) -> None:
-    """Lets an interrupted request's in-progress record expire with the invocation, not after 24 h."""
-    CONFIG.register_lambda_context(context)
-
-
 @cache
 def _runner(table_name: str) -> Callable[..., dict]:
     persistence = DynamoDBPersistenceLayer(table_name=table_name)
@@ -72,6 +66,8 @@ def once(descriptor: str, key: str, content_type: str, body: bytes, work: Callab
         raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters", error="invalid_idempotency_key")
     digest = hashlib.sha256(content_type.encode() + b"\n" + body).hexdigest()
     request = {"descriptor": descriptor, "key": key, "body_sha256": digest}
+    if timebox.context() is not None:  # an interrupted request's in-progress record expires with the invocation
+        CONFIG.register_lambda_context(timebox.context())
     run = _runner(settings().idempotency_table)
     wait, give_up = 0.05, time.monotonic() + timebox.left(WAIT_SECONDS)
     while True:

@@ -8,14 +8,8 @@ from email_validator import EmailNotValidError, validate_email
 from mailrelay.config import settings
 from mailrelay.dal.suppressions import SuppressionStore
 from mailrelay.domain.channels import now_iso
-from mailrelay.errors import InvalidBody, NotFound, RelayError
-from mailrelay.models.common import Address
+from mailrelay.errors import InvalidBody, NotFound
 from mailrelay.models.suppressions import Suppression, SuppressionPage
-
-
-class AllRecipientsSuppressed(RelayError):
-    status = 422
-    code = "all_recipients_suppressed"
 
 
 def store() -> SuppressionStore:
@@ -57,23 +51,3 @@ def list_page(limit: int, cursor: str | None) -> SuppressionPage:
 
 def is_suppressed(address: str) -> bool:
     return store().get(address.lower()) is not None
-
-
-def keep_deliverable(
-    to: list[Address], cc: list[Address], bcc: list[Address]
-) -> tuple[list[Address], list[Address], list[Address], list[str]]:
-    """Drop suppressed addresses from every list; 422 when nobody is left."""
-    everyone = [a.email for a in (*to, *cc, *bcc)]
-    suppressed = store().which([a.lower() for a in everyone])
-    if not suppressed:
-        return to, cc, bcc, []
-
-    def kept(addresses: list[Address]) -> list[Address]:
-        return [a for a in addresses if a.email.lower() not in suppressed]
-
-    dropped = sorted({a for a in everyone if a.lower() in suppressed})
-    if not kept(to) and not kept(cc) and not kept(bcc):
-        raise AllRecipientsSuppressed(
-            "every recipient of this message is on the suppression list; nothing was sent", suppressed=dropped
-        )
-    return kept(to), kept(cc), kept(bcc), dropped
