@@ -66,7 +66,7 @@ def authenticate_channel(
         raise Unauthorized("channel credentials required (X-Descriptor + X-Token, or Authorization: Bearer d:t)")
     descriptor, token = credentials
     item = (read or channels.store().get)(descriptor) if _DESCRIPTOR.match(descriptor) else None
-    record = channels.ChannelRecord.model_validate(item) if item else None
+    record = channels.record_of(item) if item else None
     if record is None:
         tokens.matches(token, tokens.DECOY)  # same work as a real check
         raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -71,9 +74,28 @@ def store() -> ChannelStore:
     return ChannelStore(settings().channels_table)
 
 
+_PARSED: OrderedDict[str, tuple[dict[str, Any], ChannelRecord]] = OrderedDict()
+_PARSED_MAX = 256
+
+
+def record_of(item: dict[str, Any]) -> ChannelRecord:
+    """The channel an item holds. A container keeps the last few it validated: an unchanged item (compared whole, so
+    a rotated token or any edit is seen at once) is not validated again on every send."""
+    descriptor = item.get("descriptor", "")
+    cached = _PARSED.get(descriptor)
+    if cached is not None and cached[0] == item:
+        return cached[1]
+    record = ChannelRecord.model_validate(item)
+    _PARSED[descriptor] = (copy.deepcopy(item), record)
+    _PARSED.move_to_end(descriptor)
+    while len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+    return record
+
+
 def load(descriptor: str) -> ChannelRecord | None:
     item = store().get(descriptor)
-    return ChannelRecord.model_validate(item) if item else None
+    return record_of(item) if item else None
 
 
 def put_channel(descriptor: str, spec: ChannelSpec) -> tuple[ChannelWithToken, bool]:

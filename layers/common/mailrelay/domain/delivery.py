@@ -21,8 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
+from email.message import Message
 from functools import cache
 from typing import Any, Protocol
 
@@ -31,6 +30,7 @@ from mailrelay.dal.circuit import circuit_key, open_until_of
 from mailrelay.dal.lookup import Lookup, Tables
 from mailrelay.dal.messages import MessageStore
 from mailrelay.dal.ratelimit import Busy, MinPeriodLimiter, Slot
+from mailrelay.domain import mime
 from mailrelay.domain.channels import now_iso
 from mailrelay.errors import AllProvidersFailed, MessageRejected, RateLimited, RelayError
 from mailrelay.models.common import Address
@@ -155,7 +155,7 @@ def envelope(
     to: list[Address],
     cc: list[Address],
     bcc: list[Address],
-    message: EmailMessage,
+    message: Message,
     message_id: str,
     domain: str | None,
     suppressed: list[str],
@@ -167,7 +167,7 @@ def envelope(
         to=[a.email for a in to],
         cc=[a.email for a in cc],
         bcc=[a.email for a in bcc],
-        raw=message.as_bytes(policy=policy.SMTP),
+        raw=mime.as_bytes(message),
         message_id=message_id,
         domain=domain,
         tags=tags or {},

@@ -140,8 +140,6 @@ def _outgoing(
         }
     )
     who = mime.ChannelAddresses(channel.sender, to, cc, bcc)
-    message = mime.compose(who, request, message_id)
-    if submission.name:  # Reply-To with the submitter's name, as mail clients show it
-        del message["Reply-To"]
-        message["Reply-To"] = mime.header_address(Address(email=submission.email, name=submission.name))
+    # Reply-To with the submitter's name, as mail clients show it
+    message = mime.compose(who, request, message_id, Address(email=submission.email, name=submission.name or None))
     return delivery.envelope(channel.sender, to, cc, bcc, message, message_id, channel.domain, suppressed)
