@@ -29,7 +29,7 @@ def test_generated_tokens_are_long_random_and_only_hashes_are_kept():
 
 
 def parse(message):
-    return BytesParser(policy=policy.default).parsebytes(message.as_bytes(policy=policy.SMTP))
+    return BytesParser(policy=policy.default).parsebytes(mime.as_bytes(message))
 
 
 def test_compose_sets_channel_addresses_and_every_part():
@@ -77,3 +77,38 @@ def test_raw_message_keeps_content_and_replaces_addresses():
 def test_raw_message_must_be_rfc822(raw):
     with pytest.raises(InvalidBody):
         mime.rewrite_raw(WHO, raw, "id-3")
+
+
+def test_compose_encodes_what_is_not_plain_ascii_and_every_part_reads_back():
+    long_line = "x" * 1200  # RFC 5322 caps a line at 998 characters: this one must be encoded
+    request = MessageRequest.model_validate(
+        {
+            "subject": "Grüße, " + "lang " * 30,
+            "text": "Grüße aus Köln\n" + long_line,
+            "attachments": [{"filename": "Übersicht.txt", "content_type": "text/plain", "content": "SGk="}],
+        }
+    )
+    raw = mime.as_bytes(mime.compose(WHO, request, "id-4", Address(email="ada@example.org", name="Ada Lövelace")))
+    assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert str(message["Subject"]) == request.subject
+    assert message["Reply-To"].addresses[0].display_name == "Ada Lövelace"
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Grüße aus Köln\n" + long_line
+    [attachment] = message.iter_attachments()
+    assert attachment.get_filename() == "Übersicht.txt" and attachment.get_payload(decode=True) == b"Hi"
+    assert message["MIME-Version"] == "1.0" and all(p["MIME-Version"] is None for p in message.iter_parts())
+
+
+def test_short_ascii_text_goes_as_7bit_and_an_international_domain_in_its_idna_form():
+    request = MessageRequest.model_validate({"subject": "s", "text": "hi"})
+    assert b"Content-Transfer-Encoding: 7bit" in mime.as_bytes(mime.compose(WHO, request, "id-5"))
+    idn = mime.ChannelAddresses(
+        Address(email="info@bücher.example", name="Bü"), [Address(email="t@example.com")], [], []
+    )
+    message = parse(mime.compose(idn, request, "id-6"))
+    assert message["From"].addresses[0].addr_spec == "info@xn--bcher-kva.example"
+    assert message["From"].addresses[0].display_name == "Bü"
+    eai = mime.ChannelAddresses(Address(email="jörg@example.com"), [Address(email="t@example.com")], [], [])
+    with pytest.raises(InvalidBody, match="SMTPUTF8"):
+        mime.compose(eai, request, "id-7")
