@@ -1,25 +1,30 @@
 """Cold-start figures: each Lambda function's INIT against a bare boto3 handler, and the size of the built layer.
 
 1. Cold init. Lambda's INIT imports the handler module in a fresh interpreter whose sys.path is, in order, the
-   function's code, the layer and the runtime (which ships boto3). We rebuild that here with the python3.13 the
-   runtime uses (found like the Makefile does) and two cached `pip install --target` directories:
-   `.bench/runtime` (boto3 at the version installed in this venv) and `.bench/layer` (layers/common/requirements.txt
-   for the host architecture: the real layer is aarch64). They are rebuilt only when requirements.txt or the boto3
-   version changes (`.bench/stamp`). Each sample is a new `python3.13 -S` process (no site-packages) in a minimal
-   environment (fake credentials, the function's template variables) that puts on sys.path the function's CodeUri,
-   `layers/common` (our `mailrelay`; `python/` in the real layer), `.bench/layer`, `.bench/runtime`, then times
-   importing the handler module plus `boto3.client("sesv2")` and `boto3.client("dynamodb")`. The baseline ("bare")
-   times the same without the handler import, so the ratio is what our code and the layer add to a handler every
-   function would need anyway. Timings on a small VM are noisy, so after one discarded warm-up round (it writes the
-   .pyc files) targets run round-robin for BENCH_COLD_ROUNDS rounds (default 11) and each figure is a median, with
-   p25/p75 and min/max for the spread. `python -X importtime` of each handler import (once) names the five modules
-   with the most self time outside boto3/botocore/s3transfer/urllib3/dateutil/jmespath: where the extra time goes.
+   function's code, the layer (/opt/python, read-only) and the runtime (which ships boto3). We rebuild that here with
+   the python3.13 the runtime uses (found like the Makefile does):
+   - `.bench/runtime`: `pip install --target` of boto3 at the version installed in this venv (bytecode compiled at
+     install, as in the runtime's own image); reused while the boto3 version and interpreter stay the same;
+   - `.bench/layer`: the layer as `sam build` makes it (layers/common/Makefile: requirements, our package, bytecode
+     made at build time), rebuilt on every run, for this machine's architecture (`PLATFORM=`: the real one is arm64).
+   Each sample is a new `python3.13 -S -B` process: no site-packages, and no bytecode written at run time, because
+   Lambda cannot write under /opt either; so what is not shipped compiled is compiled again by every sample, as by
+   every Lambda cold start. The environment is minimal (fake credentials, the function's template variables). It
+   times importing the handler module plus `boto3.client("sesv2")` and `boto3.client("dynamodb")`; the baseline
+   ("bare") times the same without the handler import, so the ratio is what our code and the layer add to a handler
+   every function would need anyway. A second figure per function, `with_routes_ms`, also loads every module the
+   handler names with `mailrelay.lazy` (what its routes load on their first request), so the cost moved out of INIT
+   stays visible. Timings on a small VM are noisy: after one discarded warm-up round the targets run round-robin for
+   BENCH_COLD_ROUNDS rounds (default 21) and each figure is a median, with p25/p75 and min/max for the spread.
+   `python -X importtime` of each handler import (once) names the five modules with the most self time outside
+   boto3/botocore/s3transfer/urllib3/dateutil/jmespath: where the extra time goes.
 2. Layer size: bytes under .aws-sam/build/CommonLayer (`make sam-build` first if it is missing), with the five
    largest distributions under python/ (files listed in each dist-info RECORD; anything else by top-level name).
 """
 
 from __future__ import annotations
 
+import ast
 import glob
 import hashlib
 import importlib.metadata
@@ -33,9 +38,9 @@ from pathlib import Path
 from local.template import ROOT, Template, evaluate
 
 BENCH = ROOT / ".bench"
-REQUIREMENTS = ROOT / "layers/common/requirements.txt"
+LAYER_MAKEFILE = ROOT / "layers/common/Makefile"
 BUILT_LAYER = ROOT / ".aws-sam/build/CommonLayer"
-ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "11"))
+ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "21"))
 TARGET_RATIO, TARGET_MB = 1.3, 15
 RUNTIME_PACKAGES = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath"}
 BARE = "bare"
@@ -54,17 +59,29 @@ def python313() -> str:
 
 
 def prepare(python: str) -> None:
-    """`.bench/runtime` (boto3) and `.bench/layer` (the layer's requirements), reused while the stamp matches."""
+    """`.bench/runtime` (boto3, kept while its stamp matches) and `.bench/layer` (the layer's own build, each run)."""
     boto3_version = importlib.metadata.version("boto3")
-    stamp = hashlib.sha256(REQUIREMENTS.read_bytes() + f"\nboto3=={boto3_version}\n{python}".encode()).hexdigest()
-    if (BENCH / "stamp").is_file() and (BENCH / "stamp").read_text() == stamp:
-        return
-    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]
-    for name, args in (("runtime", [f"boto3=={boto3_version}"]), ("layer", ["-r", str(REQUIREMENTS)])):
-        print(f"installing .bench/{name} with {python} ...", flush=True)
-        shutil.rmtree(BENCH / name, ignore_errors=True)
-        subprocess.run([*pip, str(BENCH / name), *args], check=True)
-    (BENCH / "stamp").write_text(stamp)
+    stamp = hashlib.sha256(f"boto3=={boto3_version}\n{python}".encode()).hexdigest()
+    if not ((BENCH / "stamp").is_file() and (BENCH / "stamp").read_text() == stamp):
+        print(f"installing .bench/runtime with {python} ...", flush=True)
+        shutil.rmtree(BENCH / "runtime", ignore_errors=True)
+        pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]
+        subprocess.run([*pip, str(BENCH / "runtime"), f"boto3=={boto3_version}"], check=True)
+        (BENCH / "stamp").write_text(stamp)
+    print("building .bench/layer with layers/common/Makefile (this machine's wheels) ...", flush=True)
+    make = ["make", "--no-print-directory", "-s", "-f", str(LAYER_MAKEFILE), "build-CommonLayer"]
+    subprocess.run([*make, f"ARTIFACTS_DIR={BENCH / 'layer'}", "PLATFORM=", f"PYTHON={python}"], check=True)
+
+
+def lazy_modules(code_dir: Path) -> list[str]:
+    """The modules a handler names with `lazy("...")` (its routes load them on first use)."""
+    found = []
+    for path in code_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            named = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy" and node.args
+            if named and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                found.append(node.args[0].value)
+    return sorted(set(found))
 
 
 def environment(template: Template, function: str | None) -> dict[str, str]:
@@ -81,9 +98,10 @@ def environment(template: Template, function: str | None) -> dict[str, str]:
     return env
 
 
-def snippet(paths: list[Path], module: str | None, clients: bool = True) -> str:
+def snippet(paths: list[Path], module: str | None, clients: bool = True, also: list[str] = ()) -> str:
     lines = ["import sys, time", f"sys.path[:] = {[str(p) for p in paths]!r} + [p for p in sys.path if p]"]
     lines += ["t0 = time.perf_counter()", f"import {module}" if module else ""]
+    lines += [f"import {name}; dir({name})" for name in also]  # dir(): a lazy module executes on attribute access
     if clients:
         lines += ["import boto3", "boto3.client('sesv2'); boto3.client('dynamodb')"]
         lines += ["print('BENCH_MS=%.3f' % ((time.perf_counter() - t0) * 1000))"]
@@ -91,7 +109,9 @@ def snippet(paths: list[Path], module: str | None, clients: bool = True) -> str:
 
 
 def run_once(python: str, code: str, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "-S", *flags, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    """-S: no site-packages; -B: nothing compiled now is kept (as under Lambda's read-only /opt and /var/task)."""
+    command = [python, "-S", "-B", *flags, "-c", code]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 def last_line(text: str) -> str:
@@ -119,11 +139,13 @@ def cold_init() -> dict:
     python = python313()
     prepare(python)
     template = Template()
-    deps = [ROOT / "layers/common", BENCH / "layer", BENCH / "runtime"]
+    deps = [BENCH / "layer" / "python", BENCH / "runtime"]
     targets = {BARE: (snippet(deps, None), environment(template, None))}
     for name, fn in template.functions.items():
-        module = fn.handler.rsplit(".", 1)[0]
-        targets[name] = (snippet([ROOT / fn.code_uri, *deps], module), environment(template, name))
+        module, env = fn.handler.rsplit(".", 1)[0], environment(template, name)
+        targets[name] = (snippet([ROOT / fn.code_uri, *deps], module), env)
+        routes = lazy_modules(ROOT / fn.code_uri)
+        targets[f"{name}+routes"] = (snippet([ROOT / fn.code_uri, *deps], module, also=routes), env)
     samples: dict[str, list[float]] = {name: [] for name in targets}
     errors: dict[str, str] = {}
     for round_ in range(ROUNDS + 1):  # round 0 is the warm-up
@@ -146,12 +168,15 @@ def cold_init() -> dict:
             result["last_error"] = errors[name]
         if "median_ms" in bare:
             result["ratio"] = round(result["median_ms"] / bare["median_ms"], 2)
+        if samples[f"{name}+routes"]:
+            result["with_routes_ms"] = spread(samples[f"{name}+routes"])["median_ms"]
         code = snippet([ROOT / fn.code_uri, *deps], fn.handler.rsplit(".", 1)[0], clients=False)
         result["top_imports"] = top_imports(run_once(python, code, targets[name][1], "-X", "importtime").stderr)
         functions[name] = result
     method = (
-        f"median of {ROUNDS} interleaved fresh `python3.13 -S` processes: handler import + sesv2 and dynamodb clients,"
-        " sys.path = CodeUri, layers/common, .bench/layer, .bench/runtime; ratio = median / median of bare boto3"
+        f"median of {ROUNDS} interleaved fresh `python3.13 -S -B` processes: handler import + sesv2 and dynamodb"
+        " clients, sys.path = CodeUri, .bench/layer/python (built by layers/common/Makefile), .bench/runtime;"
+        " ratio = median / median of bare boto3; with_routes_ms also loads the handler's lazy modules"
     )
     bare_ms = bare.get("median_ms")
     return {"method": method, "python": python, "rounds": ROUNDS, "bare_ms": bare_ms, "bare": bare} | {
@@ -188,7 +213,7 @@ def layer_size() -> dict:
 
 def run() -> dict:
     cold = cold_init()
-    print(f"\n{'function':<22}{'median ms':>10}{'p25-p75':>16}{'ratio':>8}  vs {TARGET_RATIO}x")
+    print(f"\n{'function':<22}{'median ms':>10}{'p25-p75':>16}{'ratio':>8}  vs {TARGET_RATIO}x   (+ routes' modules)")
     print(f"{'bare boto3':<22}{cold['bare'].get('median_ms', 'error'):>10}")
     for name, f in cold["functions"].items():
         if f["status"] != "ok":
@@ -196,7 +221,8 @@ def run() -> dict:
             continue
         verdict = "n/a" if "ratio" not in f else "PASS" if f["ratio"] <= TARGET_RATIO else "FAIL"
         iqr = f"{f['p25_ms']}-{f['p75_ms']}"
-        print(f"{name:<22}{f['median_ms']:>10}{iqr:>16}{f.get('ratio', '-'):>8}  {verdict}")
+        routes = f" {f['with_routes_ms']:>8} ms" if "with_routes_ms" in f else ""
+        print(f"{name:<22}{f['median_ms']:>10}{iqr:>16}{f.get('ratio', '-'):>8}  {verdict}{routes}")
     layer = layer_size()
     if layer["status"] == "ok":
         verdict = "PASS" if layer["mb"] <= TARGET_MB else "FAIL"

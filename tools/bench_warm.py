@@ -7,7 +7,8 @@ as in one warm Lambda container. Credentials are moto's fake ones (IAM is not en
 
 Each scenario gets a fresh channel (so rate limits do not interfere), sends WARMUP requests first (clients, caches and
 the channel record are then warm) and then measures `rounds` requests (default 200, env BENCH_WARM_ROUNDS); every
-response's status is checked, and a wrong one stops the run with its body. Per request:
+response's status is checked. A wrong one ends that scenario: its figures are then {"error": "..."} with the body, the
+tail of the handler logs goes to stderr, and the other scenarios still run (the exit status is then 1). Per request:
 
 - AWS round trips: `botocore.client.BaseClient._make_api_call` is wrapped (here, for the run only) to count calls by
   `service.Operation` (retries inside botocore count once). Reported as the mean per request, in all and by operation.
@@ -184,7 +185,9 @@ def measure(stack: Stack, rounds: int, status: int, request: Callable[[int], tup
     return figures, bodies
 
 
-def scenarios(stack: Stack, rounds: int) -> Iterator[tuple[str, dict]]:
+def scenarios(stack: Stack, rounds: int) -> list[tuple[str, Callable[[], dict]]]:
+    """(name, run) in order; each run sets up what it needs (a channel) and returns its figures."""
+
     def send(channel: dict[str, str], keyed: bool = False) -> Callable[[int], tuple[str, dict]]:
         def request(i: int) -> tuple[str, dict]:
             key = {"Idempotency-Key": f"bench-{i}"} if keyed else {}
@@ -192,39 +195,60 @@ def scenarios(stack: Stack, rounds: int) -> Iterator[tuple[str, dict]]:
 
         return request
 
-    yield "json_send", measure(stack, rounds, 200, send(stack.channel("bench-plain", min_period=0)))[0]
-    yield "json_send_min_period", measure(stack, rounds, 200, send(stack.channel("bench-slot", min_period=0.001)))[0]
+    def measured(status: int, request: Callable[[int], tuple[str, dict]]) -> dict:
+        return measure(stack, rounds, status, request)[0]
 
-    limited = stack.channel("bench-limited", min_period=3600)
-    stack.call("POST", "/v1/messages", 200, headers=limited, body=MESSAGE)  # takes the slot for an hour
-    yield "rejected_429", measure(stack, rounds, 429, send(limited))[0]
+    def rejected_429() -> dict:
+        limited = stack.channel("bench-limited", min_period=3600)
+        stack.call("POST", "/v1/messages", 200, headers=limited, body=MESSAGE)  # takes the slot for an hour
+        return measured(429, send(limited))
 
-    token = stack.channel("bench-auth")["X-Token"]
-    wrong = token[:-1] + ("A" if token[-1] != "A" else "B")  # same shape, wrong value
-    yield "bad_token", measure(stack, rounds, 401, send({"X-Descriptor": "bench-auth", "X-Token": wrong}))[0]
-    yield "unknown_channel", measure(stack, rounds, 401, send({"X-Descriptor": "bench-nobody", "X-Token": token}))[0]
+    def bad_token() -> dict:
+        token = stack.channel("bench-auth")["X-Token"]
+        wrong = token[:-1] + ("A" if token[-1] != "A" else "B")  # same shape, wrong value
+        return measured(401, send({"X-Descriptor": "bench-auth", "X-Token": wrong}))
 
-    stack.channel("bench-form", form={"allowed_origins": [ORIGIN], "require_nonce": True, "secret": FORM_SECRET})
+    def unknown_channel() -> dict:
+        token = stack.channel("bench-stranger")["X-Token"]  # a real token, for a channel that does not exist
+        return measured(401, send({"X-Descriptor": "bench-nobody", "X-Token": token}))
 
     def visitor(i: int) -> str:  # one IP per visitor: nonces are limited per IP and minute
         return f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
 
-    def fetch(i: int) -> tuple[str, dict]:
-        return stack.event("GET", "/v1/nonce?form=bench-form", headers={"Origin": ORIGIN}, ip=visitor(i))
+    nonces: list[str] = []  # one per form post, warm-up included: filled by nonce_fetch
 
-    figures, bodies = measure(stack, rounds, 200, fetch)
-    yield "nonce_fetch", figures
-    nonces = [json.loads(body)["nonce"] for body in bodies]  # one per form post, warm-up included
+    def nonce_fetch() -> dict:
+        stack.channel("bench-form", form={"allowed_origins": [ORIGIN], "require_nonce": True, "secret": FORM_SECRET})
 
-    def submit(i: int) -> tuple[str, dict]:
-        nonce = nonces[i]
-        fields = {"email": "visitor@example.org", "name": "Ada", "message": "Hello", "nonce": nonce}
-        fields["hash"] = hashlib.sha256((nonce + FORM_SECRET).encode()).hexdigest()
-        return stack.event("POST", "/v1/forms/bench-form", headers={"Origin": ORIGIN}, body=fields, ip=visitor(i))
+        def fetch(i: int) -> tuple[str, dict]:
+            return stack.event("GET", "/v1/nonce?form=bench-form", headers={"Origin": ORIGIN}, ip=visitor(i))
 
-    yield "form_submission", measure(stack, rounds, 200, submit)[0]
+        figures, bodies = measure(stack, rounds, 200, fetch)
+        nonces[:] = [json.loads(body)["nonce"] for body in bodies]
+        return figures
 
-    yield "idempotency_key_send", measure(stack, rounds, 200, send(stack.channel("bench-keyed"), keyed=True))[0]
+    def form_submission() -> dict:
+        if len(nonces) < WARMUP + rounds:
+            raise RuntimeError("no nonces to post: nonce_fetch failed")
+
+        def submit(i: int) -> tuple[str, dict]:
+            nonce = nonces[i]
+            fields = {"email": "visitor@example.org", "name": "Ada", "message": "Hello", "nonce": nonce}
+            fields["hash"] = hashlib.sha256((nonce + FORM_SECRET).encode()).hexdigest()
+            return stack.event("POST", "/v1/forms/bench-form", headers={"Origin": ORIGIN}, body=fields, ip=visitor(i))
+
+        return measured(200, submit)
+
+    return [
+        ("json_send", lambda: measured(200, send(stack.channel("bench-plain", min_period=0)))),
+        ("json_send_min_period", lambda: measured(200, send(stack.channel("bench-slot", min_period=0.001)))),
+        ("rejected_429", rejected_429),
+        ("bad_token", bad_token),
+        ("unknown_channel", unknown_channel),
+        ("nonce_fetch", nonce_fetch),
+        ("form_submission", form_submission),
+        ("idempotency_key_send", lambda: measured(200, send(stack.channel("bench-keyed"), keyed=True))),
+    ]
 
 
 def _forget_clients() -> None:
@@ -247,12 +271,14 @@ def run(rounds: int | None = None) -> dict[str, dict[str, Any]]:
             _forget_clients()
             stack = Stack(template, meter)
             with meter.installed():
-                items = scenarios(stack, rounds)
-                while True:
-                    with quiet_stdout():
-                        name, figures = next(items, (None, None))
-                    if name is None:
-                        break
+                for name, scenario in scenarios(stack, rounds):
+                    try:
+                        with quiet_stdout():
+                            figures = scenario()
+                    except Exception as exc:  # one scenario's failure leaves the others' figures
+                        results[name] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
+                        print(f"{name:<22}  error: {results[name]['error'][:300]}", flush=True)
+                        continue
                     results[name] = figures
                     print(
                         f"{name:<22}{figures['status']:>7}{figures['n']:>6}{figures['round_trips_mean']:>7.2f}"
@@ -268,4 +294,6 @@ def run(rounds: int | None = None) -> dict[str, dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    results = run()
+    print(json.dumps(results, indent=2))
+    sys.exit(1 if any("error" in figures for figures in results.values()) else 0)

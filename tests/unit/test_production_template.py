@@ -199,3 +199,18 @@ def test_every_native_library_in_the_built_layer_is_aarch64():
         assert header[:4] == b"\x7fELF", library
         machine = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
         assert machine == 183, f"{library} is not aarch64 (ELF machine {machine})"  # EM_AARCH64
+
+
+def test_the_built_layer_ships_bytecode_so_no_cold_start_compiles():
+    """Lambda's /opt is read-only: without .pyc files every cold start compiles what it imports (bench/README.md)."""
+    layer = _built_layer()
+    assert not [p.name for p in layer.iterdir() if p.name.split("-")[0] in ("requests", "urllib3", "certifi")]
+    ours = sorted((layer / "mailrelay").rglob("*.py"))
+    assert ours, "our package keeps its sources (tracebacks show our lines)"
+    for source in ours:
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        flags = int.from_bytes(cached.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{cached}: not an unchecked-hash pyc (file times in the zip must not matter)"
+    theirs = [p for p in layer.rglob("*.py") if "mailrelay" not in p.relative_to(layer).parts]
+    assert theirs == [], f"third-party sources left to compile at every cold start: {theirs[:5]}"
+    assert (layer / "pydantic" / "main.pyc").is_file() and (layer / "typing_extensions.pyc").is_file()

@@ -24,4 +24,7 @@ def lazy(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as an import would: `mailrelay.domain.relay` is also reachable as an attribute of its package
+        setattr(sys.modules[parent], child, module)
     return module

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailrelay import timebox
+from mailrelay import timebox, web
 from mailrelay.config import settings
 from mailrelay.errors import Forbidden, UpstreamUnavailable
 from mailrelay.models.forms import Captcha
@@ -22,18 +22,20 @@ def _verify_url(provider: str) -> str:
 def verify(captcha: Captcha, token: str | None, remote_ip: str) -> None:
     if not token:
         raise Forbidden("the CAPTCHA was not solved", error="captcha_failed")
-    import requests  # only forms with a CAPTCHA need it
-
     try:
-        response = requests.post(
+        response = web.request(
+            "POST",
             _verify_url(captcha.provider),
-            data={"secret": captcha.secret, "response": token, "remoteip": remote_ip},
-            timeout=(CONNECT_TIMEOUT, max(0.1, timebox.left(READ_TIMEOUT))),
+            form={"secret": captcha.secret, "response": token, "remoteip": remote_ip},
+            connect=CONNECT_TIMEOUT,
+            read=max(0.1, timebox.left(READ_TIMEOUT)),
         )
-        if response.status_code >= 500:
-            raise requests.HTTPError(f"HTTP {response.status_code}")
-        outcome = response.json() if response.ok else {}
-    except (requests.RequestException, ValueError):
+        if response.status >= 500:
+            raise web.Unreachable(f"HTTP {response.status}")
+        outcome = response.json() if response.status < 400 else {}
+        if not isinstance(outcome, dict):
+            raise ValueError("not a JSON object")
+    except (web.Unreachable, web.NoAnswer, ValueError):
         raise UpstreamUnavailable(
             "the CAPTCHA service could not be reached; try again", error="captcha_unavailable"
         ) from None
