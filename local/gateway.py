@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from local.template import Function, Route, Template, load_handler
@@ -42,6 +43,32 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def request_event(
+    template: Template,
+    method: str,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    data: bytes | None = None,
+    source_ip: str | None = None,
+) -> tuple[Route, dict[str, Any]]:
+    """The route and the payload-v2 event of a request given by parts (`path` may carry a query string), as API
+    Gateway would build them; LookupError when template.yaml routes no such request."""
+    path_only, _, query = path.partition("?")
+    builder = EnvironBuilder(
+        method=method,
+        path=path_only,
+        query_string=query,
+        headers=dict(headers or {}),
+        data=data,
+        environ_base={"REMOTE_ADDR": source_ip} if source_ip else None,
+    )
+    found = template.match(method, path_only)
+    if found is None:
+        raise LookupError(f"{method} {path_only} is not routed by template.yaml")
+    route, params = found
+    return route, build_event(Request(builder.get_environ()), route, params, data or b"")
 
 
 def build_event(request: Request, route: Route, path_parameters: Mapping[str, str], body: bytes) -> dict[str, Any]:

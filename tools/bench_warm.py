@@ -17,6 +17,8 @@ tail of the handler logs goes to stderr, and the other scenarios still run (the 
   lower bound on our CPU per request. Network latency to AWS is not in either figure (in-process: none).
   Building the event (API Gateway's work) is outside the measured time. Handler logs go to a temporary
   file, not a terminal.
+- Log bytes: what the handler writes to stdout per request (its JSON log lines and, as deployed, its EMF metrics
+  line), i.e. what CloudWatch Logs ingests besides Lambda's own START/END/REPORT lines.
 
 Scenarios: json_send (min_period 0: no rate slot), json_send_min_period (min_period 0.001 s: the slot write is made,
 and requests are further apart than that), rejected_429 (min_period 3600: every measured send is refused),
@@ -43,11 +45,9 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from botocore.client import BaseClient
 from moto import mock_aws
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from local.aws import function_environment, provision
-from local.gateway import LambdaContext, build_event
+from local.gateway import LambdaContext, request_event
 from local.template import Template, load_handler
 from mailrelay import aws, config
 
@@ -102,17 +102,8 @@ class Stack:
         if body is not None:
             data = json.dumps(body).encode()
             headers.setdefault("Content-Type", "application/json")
-        path_only, _, query = path.partition("?")
-        builder = EnvironBuilder(
-            method=method,
-            path=path_only,
-            query_string=query,
-            headers=headers,
-            data=data,
-            environ_base={"REMOTE_ADDR": ip},
-        )
-        route, params = self.template.match(method, path_only)
-        return route.function, build_event(Request(builder.get_environ()), route, params, data)
+        route, event = request_event(self.template, method, path, headers, data, ip)
+        return route.function, event
 
     def invoke(self, function: str, event: dict[str, Any]) -> tuple[int, str, float, float, Counter[str]]:
         """(status, body, handler seconds, seconds inside AWS calls, calls by operation) of one invocation."""
@@ -164,7 +155,10 @@ def quiet_stdout() -> Iterator[None]:
 def measure(stack: Stack, rounds: int, status: int, request: Callable[[int], tuple[str, dict]]) -> tuple[dict, list]:
     """WARMUP requests, then `rounds` measured ones; `request(i)` gives (function, event). Figures, every body."""
     own, wall, calls, bodies = [], [], Counter(), []
+    logged_before = logged_after = -1
     for i in range(WARMUP + rounds):
+        if i == WARMUP:
+            logged_before = _logged()
         got, body, seconds, in_aws, used = stack.invoke(*request(i))
         if got != status:
             raise RuntimeError(f"request {i}: expected {status}, got {got}: {body}")
@@ -173,6 +167,7 @@ def measure(stack: Stack, rounds: int, status: int, request: Callable[[int], tup
             own.append((seconds - in_aws) * 1000)
             wall.append(seconds * 1000)
             calls.update(used)
+    logged_after = _logged()
     figures = {
         "status": status,
         "n": rounds,
@@ -182,7 +177,18 @@ def measure(stack: Stack, rounds: int, status: int, request: Callable[[int], tup
         "own_ms_p99": round(percentile(own, 99), 3),
         "handler_ms_p50": round(percentile(wall, 50), 3),
     }
+    if logged_before >= 0 and logged_after >= logged_before:  # what the function logs (CloudWatch Logs bytes)
+        figures["log_bytes_per_request"] = round((logged_after - logged_before) / rounds)
     return figures, bodies
+
+
+def _logged() -> int:
+    """Bytes written so far to descriptor 1 (the handlers' logs and EMF metrics), -1 when it is not a file."""
+    sys.stdout.flush()
+    try:
+        return os.lseek(1, 0, os.SEEK_CUR)
+    except OSError:
+        return -1
 
 
 def scenarios(stack: Stack, rounds: int) -> list[tuple[str, Callable[[], dict]]]:
@@ -268,6 +274,7 @@ def run(rounds: int | None = None) -> dict[str, dict[str, Any]]:
             for function in template.functions:
                 env = function_environment(template, function, local)
                 os.environ.update({k: v for k, v in env.items() if k != "AWS_LAMBDA_FUNCTION_NAME"})
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"  # as deployed: the EMF line is work and log bytes
             _forget_clients()
             stack = Stack(template, meter)
             with meter.installed():

@@ -17,11 +17,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
-from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
 
 from local.aws import LocalAws, function_environment, provision
-from local.gateway import LambdaContext, build_event
+from local.gateway import LambdaContext, request_event
 from local.iam import DENIED, POLICY_NAME, TRUST_ANYONE, enforce, provision_roles, role_name
 from local.outbox import describe
 from local.template import Template, load_handler
@@ -117,20 +115,7 @@ class Api:
         if json_body is not None:
             data = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", "application/json")
-        path_only, _, query = path.partition("?")
-        builder = EnvironBuilder(
-            method=method,
-            path=path_only,
-            query_string=query,
-            headers=headers,
-            data=data,
-            environ_base={"REMOTE_ADDR": source_ip},
-        )
-        request = Request(builder.get_environ())
-        found = TEMPLATE.match(method, path_only)
-        assert found is not None, f"{method} {path_only} is not routed by template.yaml"
-        route, params = found
-        return build_event(request, route, params, data or b"")
+        return request_event(TEMPLATE, method, path, headers, data, source_ip)[1]
 
     def call(self, method: str, path: str, **kwargs: Any) -> Result:
         return invoke_event(self.event(method, path, **kwargs))
