@@ -236,3 +236,24 @@ def test_the_breaker_uses_the_state_the_send_read_and_learns_what_it_opens():
     assert breaker.open_until("ses") == 5060.0 and store.reads == 0
     clock.now += 2
     assert breaker.stale(["ses"]) == ["ses"]
+
+
+def test_prepare_composes_for_the_recipients_left_and_keeps_bcc_in_the_envelope_only():
+    stores = make_stores(channels={"site": {}}, suppressed={"gone@example.com"})
+    opened = delivery.open_channel("site", stores)
+    seen = []
+
+    def compose(who):
+        seen.append(who)
+        from mailrelay.domain import mime
+        from mailrelay.models.messages import MessageRequest
+
+        return mime.compose(who, MessageRequest.model_validate({"subject": "s", "text": "t"}), "m-9")
+
+    to = [Address(email="team@example.com"), Address(email="gone@example.com")]
+    bcc = [Address(email="audit@example.com")]
+    outgoing = delivery.prepare(opened, Address(email="a@example.com"), (to, [], bcc), compose, "m-9", None, {}, stores)
+    assert [a.email for a in seen[0].to] == ["team@example.com"]
+    assert outgoing.to == ["team@example.com"] and outgoing.bcc == ["audit@example.com"]
+    assert outgoing.suppressed == ["gone@example.com"]
+    assert b"audit@example.com" not in outgoing.raw and b"team@example.com" in outgoing.raw

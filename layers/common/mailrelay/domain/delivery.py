@@ -1,7 +1,7 @@
-"""The delivery path shared by the relay and the public forms, each of which calls it once per message:
-open the channel (one BatchGetItem: the channel, the providers' circuit state, the recipients' suppression entries),
-keep the deliverable recipients, build the envelope, take the rate slots, deliver through the provider chain and
-record the outcome.
+"""The delivery path shared by the relay and the public forms. Each opens the channel through it (one BatchGetItem:
+the channel, the providers' circuit state, the recipients' suppression entries), then calls `prepare` (drop the
+suppressed recipients, compose, the envelope) and `deliver` (take the rate slots, send through the provider chain,
+record the outcome) once per message.
 
 AWS round trips of an accepted JSON send, warm container, no Idempotency-Key (README "Round trips"):
   1. BatchGetItem  channel + suppression entries of the channel's addresses (+ circuit state every CACHE_SECONDS)
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from functools import cache
@@ -150,18 +150,20 @@ def keep_deliverable(
     return kept(to), kept(cc), kept(bcc), dropped
 
 
-def envelope(
+def prepare(
+    opened: Opened,
     sender: Address,
-    to: list[Address],
-    cc: list[Address],
-    bcc: list[Address],
-    message: Message,
+    recipients: tuple[list[Address], list[Address], list[Address]],
+    compose: Callable[[mime.ChannelAddresses], Message],
     message_id: str,
     domain: str | None,
-    suppressed: list[str],
     tags: dict[str, str] | None = None,
+    store: Stores | None = None,
 ) -> Outgoing:
-    """The MIME message and its envelope, ready for the providers."""
+    """The message, ready for the providers: suppressed recipients dropped (422 when nobody is left), the MIME
+    message composed for the addresses that remain (`compose`), the envelope (Bcc in it, not in the headers)."""
+    to, cc, bcc, suppressed = keep_deliverable(opened, *recipients, store=store)
+    message = compose(mime.ChannelAddresses(sender, to, cc, bcc))
     return Outgoing(
         sender=sender.email,
         to=[a.email for a in to],

@@ -8,6 +8,7 @@ import base64
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from pydantic import ValidationError
 
@@ -123,7 +124,6 @@ def _outgoing(
     message_id: str,
 ) -> Outgoing:
     chosen = [Address(email=submission.to)] if submission.to else channel.recipients
-    to, cc, bcc, suppressed = delivery.keep_deliverable(opened, chosen, channel.cc, channel.bcc)
     request = MessageRequest.model_validate(
         {
             "subject": submission.subject or f"Message from the {channel.descriptor} form",
@@ -139,7 +139,7 @@ def _outgoing(
             ],
         }
     )
-    who = mime.ChannelAddresses(channel.sender, to, cc, bcc)
-    # Reply-To with the submitter's name, as mail clients show it
-    message = mime.compose(who, request, message_id, Address(email=submission.email, name=submission.name or None))
-    return delivery.envelope(channel.sender, to, cc, bcc, message, message_id, channel.domain, suppressed)
+    reply_to = Address(email=submission.email, name=submission.name or None)  # with the name, as mail clients show it
+    compose = partial(mime.compose, request=request, message_id=message_id, reply_to=reply_to)
+    recipients = (chosen, channel.cc, channel.bcc)
+    return delivery.prepare(opened, channel.sender, recipients, compose, message_id, channel.domain)

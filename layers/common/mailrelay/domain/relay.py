@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from mailrelay import limits, timebox
@@ -26,16 +27,16 @@ def _build(
     channel: ChannelRecord, opened: delivery.Opened, body: bytes, content_type: str | None, message_id: str
 ) -> Outgoing:
     kind = media_type(content_type)
-    request: MessageRequest | None = None
     if kind in JSON_TYPES or kind.endswith("+json"):
-        request = parse_json(MessageRequest, body)
-    elif kind not in RAW_TYPES:
+        request: MessageRequest = parse_json(MessageRequest, body)
+        compose = partial(mime.compose, request=request, message_id=message_id)
+        tags = request.tags
+    elif kind in RAW_TYPES:
+        compose, tags = partial(mime.rewrite_raw, raw=body, message_id=message_id), {}
+    else:
         raise UnsupportedMediaType(f"send application/json or message/rfc822, not {kind!r}")
-    to, cc, bcc, suppressed = delivery.keep_deliverable(opened, channel.recipients, channel.cc, channel.bcc)
-    who = mime.ChannelAddresses(channel.sender, to, cc, bcc)
-    message = mime.compose(who, request, message_id) if request else mime.rewrite_raw(who, body, message_id)
-    tags = request.tags if request else {}
-    return delivery.envelope(channel.sender, to, cc, bcc, message, message_id, channel.domain, suppressed, tags)
+    recipients = (channel.recipients, channel.cc, channel.bcc)
+    return delivery.prepare(opened, channel.sender, recipients, compose, message_id, channel.domain, tags)
 
 
 def send_message(
