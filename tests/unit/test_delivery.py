@@ -12,9 +12,10 @@ import pytest
 
 from mailrelay.dal.lookup import Found
 from mailrelay.dal.ratelimit import Busy, Slot
-from mailrelay.domain import delivery
+from mailrelay.domain import delivery, mime
 from mailrelay.errors import AllProvidersFailed, MessageRejected, RateLimited
 from mailrelay.models.common import Address
+from mailrelay.models.messages import MessageRequest
 from mailrelay.providers.base import Deadline, Failure, Outgoing, ProviderError
 from mailrelay.providers.circuit import Breaker, BreakerSettings
 
@@ -245,9 +246,6 @@ def test_prepare_composes_for_the_recipients_left_and_keeps_bcc_in_the_envelope_
 
     def compose(who):
         seen.append(who)
-        from mailrelay.domain import mime
-        from mailrelay.models.messages import MessageRequest
-
         return mime.compose(who, MessageRequest.model_validate({"subject": "s", "text": "t"}), "m-9")
 
     to = [Address(email="team@example.com"), Address(email="gone@example.com")]
