@@ -112,3 +112,16 @@ def test_short_ascii_text_goes_as_7bit_and_an_international_domain_in_its_idna_f
     eai = mime.ChannelAddresses(Address(email="jörg@example.com"), [Address(email="t@example.com")], [], [])
     with pytest.raises(InvalidBody, match="SMTPUTF8"):
         mime.compose(eai, request, "id-7")
+
+
+def test_short_headers_are_written_as_they_are_and_long_ones_folded():
+    subject = "word " * 60  # 300 characters of plain ASCII
+    raw = mime.as_bytes(mime.compose(WHO, MessageRequest.model_validate({"subject": subject, "text": "t"}), "id-8"))
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert b"X-Mailrelay-Id: id-8" in head and all(len(line) <= 78 for line in head)
+    assert (
+        str(
+            parse(mime.compose(WHO, MessageRequest.model_validate({"subject": subject, "text": "t"}), "i"))["Subject"]
+        ).strip()
+        == subject.strip()
+    )

@@ -17,7 +17,9 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesParser
+from email.policy import Compat32
 from email.utils import formataddr, formatdate, make_msgid
+from typing import Any
 
 from mailrelay.errors import InvalidBody
 from mailrelay.models.common import Address
@@ -41,7 +43,23 @@ _CHANNEL_HEADERS = (
 
 
 # How composed messages are stored and written: headers as given, CRLF line ends (what SES and Mailgun take).
-COMPOSED = policy.compat32.clone(linesep="\r\n")
+class _Composed(Compat32):
+    """compat32, except that a short plain-ASCII header is written as it is: compat32 builds a Header object for
+    every header it writes just to learn that it needs no folding (most of the time of writing a short message)."""
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and len(name) + 2 + len(value) <= self.max_line_length
+            and value.isascii()
+            and "\r" not in value
+            and "\n" not in value
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+COMPOSED = _Composed(linesep="\r\n")
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # 7-bit clean, still readable; short ASCII text goes as 7bit us-ascii
 _MAX_LINE = 998  # RFC 5322: longer lines need an encoding
