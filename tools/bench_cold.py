@@ -15,7 +15,7 @@
    every function would need anyway. A second figure per function, `with_routes_ms`, also loads every module the
    handler names with `mailrelay.lazy` (what its routes load on their first request), so the cost moved out of INIT
    stays visible. Timings on a small VM are noisy: after one discarded warm-up round the targets run round-robin for
-   BENCH_COLD_ROUNDS rounds (default 21) and each figure is a median, with p25/p75 and min/max for the spread.
+   BENCH_COLD_ROUNDS rounds (default 15) and each figure is a median, with p25/p75 and min/max for the spread.
    `python -X importtime` of each handler import (once) names the five modules with the most self time outside
    boto3/botocore/s3transfer/urllib3/dateutil/jmespath: where the extra time goes.
 2. Layer size: bytes under .aws-sam/build/CommonLayer (`make sam-build` first if it is missing), with the five
@@ -40,7 +40,7 @@ from local.template import ROOT, Template, evaluate
 BENCH = ROOT / ".bench"
 LAYER_MAKEFILE = ROOT / "layers/common/Makefile"
 BUILT_LAYER = ROOT / ".aws-sam/build/CommonLayer"
-ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "21"))
+ROUNDS = int(os.environ.get("BENCH_COLD_ROUNDS", "15"))
 TARGET_RATIO, TARGET_MB = 1.3, 15
 RUNTIME_PACKAGES = {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath"}
 BARE = "bare"
