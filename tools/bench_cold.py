@@ -141,17 +141,21 @@ def cold_init() -> dict:
     template = Template()
     deps = [BENCH / "layer" / "python", BENCH / "runtime"]
     targets = {BARE: (snippet(deps, None), environment(template, None))}
-    for name, fn in template.functions.items():
+    code = {}
+    for name, fn in template.functions.items():  # as deployed: the handler's source only, no .pyc of a test run
+        code[name] = BENCH / "functions" / name
+        shutil.rmtree(code[name], ignore_errors=True)
+        shutil.copytree(ROOT / fn.code_uri, code[name], ignore=shutil.ignore_patterns("__pycache__"))
         module, env = fn.handler.rsplit(".", 1)[0], environment(template, name)
-        targets[name] = (snippet([ROOT / fn.code_uri, *deps], module), env)
-        routes = lazy_modules(ROOT / fn.code_uri)
-        targets[f"{name}+routes"] = (snippet([ROOT / fn.code_uri, *deps], module, also=routes), env)
+        targets[name] = (snippet([code[name], *deps], module), env)
+        routes = lazy_modules(code[name])
+        targets[f"{name}+routes"] = (snippet([code[name], *deps], module, also=routes), env)
     samples: dict[str, list[float]] = {name: [] for name in targets}
     errors: dict[str, str] = {}
     for round_ in range(ROUNDS + 1):  # round 0 is the warm-up
         print(f"cold init: round {round_}/{ROUNDS}{' (warm-up)' if not round_ else ''}", flush=True)
-        for name, (code, env) in targets.items():
-            done = run_once(python, code, env)
+        for name, (program, env) in targets.items():
+            done = run_once(python, program, env)
             found = [line for line in done.stdout.splitlines() if line.startswith("BENCH_MS=")]
             if done.returncode or not found:
                 errors[name] = last_line(done.stderr)
@@ -170,8 +174,8 @@ def cold_init() -> dict:
             result["ratio"] = round(result["median_ms"] / bare["median_ms"], 2)
         if samples[f"{name}+routes"]:
             result["with_routes_ms"] = spread(samples[f"{name}+routes"])["median_ms"]
-        code = snippet([ROOT / fn.code_uri, *deps], fn.handler.rsplit(".", 1)[0], clients=False)
-        result["top_imports"] = top_imports(run_once(python, code, targets[name][1], "-X", "importtime").stderr)
+        timed = snippet([code[name], *deps], fn.handler.rsplit(".", 1)[0], clients=False)
+        result["top_imports"] = top_imports(run_once(python, timed, targets[name][1], "-X", "importtime").stderr)
         functions[name] = result
     method = (
         f"median of {ROUNDS} interleaved fresh `python3.13 -S -B` processes: handler import + sesv2 and dynamodb"

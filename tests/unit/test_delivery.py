@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
+from mailrelay.dal import lookup
 from mailrelay.dal.lookup import Found
 from mailrelay.dal.ratelimit import Busy, Slot
 from mailrelay.domain import delivery, mime
@@ -255,3 +258,21 @@ def test_prepare_composes_for_the_recipients_left_and_keeps_bcc_in_the_envelope_
     assert outgoing.to == ["team@example.com"] and outgoing.bcc == ["audit@example.com"]
     assert outgoing.suppressed == ["gone@example.com"]
     assert b"audit@example.com" not in outgoing.raw and b"team@example.com" in outgoing.raw
+
+
+def test_unprocessed_keys_are_asked_again_with_backoff_and_never_dropped(monkeypatch):
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    tables = lookup.Tables("channels", "rate", "suppressions")
+    key = {"descriptor": {"S": "site"}}
+    asked = {"channels": {"Keys": [key], "ConsistentRead": True}}
+    monkeypatch.setattr(lookup.time, "sleep", lambda seconds: None)
+    with Stubber(client) as stub:
+        stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": asked}, {"RequestItems": asked})
+        stub.add_response("batch_get_item", {"Responses": {"channels": [key]}}, {"RequestItems": asked})
+        assert lookup.Lookup(tables, client).read("site").channel == {"descriptor": "site"}
+        stub.assert_no_pending_responses()
+        for _ in range(lookup._ATTEMPTS):  # throttled for good: an error, not a channel that seems not to exist
+            stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": asked}, {"RequestItems": asked})
+        with pytest.raises(lookup.LookupThrottled):
+            lookup.Lookup(tables, client).read("site")
+        stub.assert_no_pending_responses()

@@ -125,3 +125,28 @@ def test_short_headers_are_written_as_they_are_and_long_ones_folded():
         ).strip()
         == subject.strip()
     )
+
+
+def test_no_line_over_998_and_every_value_reads_back_whatever_the_caller_sends():
+    """Found in review: a form feed hid a long line from the 7bit check; long RFC 2231 file names and long unbroken
+    subjects came out unfolded; IDNA 2003 turned straße.de into strasse.de (someone else's domain)."""
+    who = mime.ChannelAddresses(Address(email="a@straße.de", name="Jörg"), [Address(email="b@faß.de")], [], [])
+    request = MessageRequest.model_validate(
+        {
+            "subject": "x" * 998,
+            "text": "a\x0c" + "b" * 1500,
+            "attachments": [{"filename": "é" * 251, "content_type": "text/plain", "content": "SGk="}],
+        }
+    )
+    message = mime.compose(who, request, "id-9")
+    raw = mime.as_bytes(message)
+    assert raw.isascii() and max(len(line) for line in raw.split(b"\r\n")) <= 78
+    parsed = parse(message)
+    assert str(parsed["Subject"]) == "x" * 998
+    assert parsed["From"].addresses[0].addr_spec == "a@xn--strae-oqa.de"
+    assert parsed["To"].addresses[0].addr_spec == "b@xn--fa-hia.de"
+    assert parsed["Message-ID"].endswith("@xn--strae-oqa.de>")
+    assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == "a\x0c" + "b" * 1500
+    [attachment] = parsed.iter_attachments()
+    assert attachment.get_filename() == "é" * 251
+    assert mime.ascii_address("b@faß.de") == "b@xn--fa-hia.de"

@@ -18,7 +18,8 @@ from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 
 class Unreachable(Exception):
-    """No answer, and nothing was delivered: refused, DNS, TLS, connect timeout, a broken connection."""
+    """No usable answer: refused, DNS, TLS, connect timeout, or a connection that broke (a broken connection can
+    also happen after the server read the request: callers treat it as "not sent", as `requests` users did)."""
 
 
 class NoAnswer(Exception):

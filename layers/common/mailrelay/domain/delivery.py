@@ -165,10 +165,10 @@ def prepare(
     to, cc, bcc, suppressed = keep_deliverable(opened, *recipients, store=store)
     message = compose(mime.ChannelAddresses(sender, to, cc, bcc))
     return Outgoing(
-        sender=sender.email,
-        to=[a.email for a in to],
-        cc=[a.email for a in cc],
-        bcc=[a.email for a in bcc],
+        sender=mime.ascii_address(sender.email),
+        to=[mime.ascii_address(a.email) for a in to],
+        cc=[mime.ascii_address(a.email) for a in cc],
+        bcc=[mime.ascii_address(a.email) for a in bcc],
         raw=mime.as_bytes(message),
         message_id=message_id,
         domain=domain,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from email import encoders, policy
 from email.charset import QP, Charset
-from email.header import Header
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
@@ -43,11 +42,18 @@ _CHANNEL_HEADERS = (
 
 
 # How composed messages are stored and written: headers as given, CRLF line ends (what SES and Mailgun take).
+class Folded(str):
+    """A header value folded and encoded already (what follows `Name:`, continuation lines joined by CRLF + space)."""
+
+
 class _Composed(Compat32):
-    """compat32, except that a short plain-ASCII header is written as it is: compat32 builds a Header object for
-    every header it writes just to learn that it needs no folding (most of the time of writing a short message)."""
+    """compat32, except that a header is written as it is when it is a short plain-ASCII line or `Folded`: compat32
+    builds a Header object for every header it writes just to learn that it needs no folding (most of the time of
+    writing a short message), and its folding of long words and encoded text is worse than the newer policy's."""
 
     def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if isinstance(value, Folded):
+            return f"{name}:{value}{self.linesep}"
         if (
             isinstance(value, str)
             and len(name) + 2 + len(value) <= self.max_line_length
@@ -60,6 +66,17 @@ class _Composed(Compat32):
 
 
 COMPOSED = _Composed(linesep="\r\n")
+_FOLDER = policy.SMTP  # the newer policy folds (RFC 2047 and RFC 2231 included) whatever is not a short ASCII line
+
+
+def _header(name: str, value: Any) -> str:
+    """`value` for header `name`: as it is when it is one short ASCII line, else folded by the newer policy."""
+    if isinstance(value, str) and value.isascii() and len(name) + 2 + len(value) <= _FOLDER.max_line_length:
+        return value
+    header = value if hasattr(value, "fold") else _FOLDER.header_factory(name, value)
+    return Folded(header.fold(policy=_FOLDER)[len(name) + 1 :].removesuffix(_FOLDER.linesep))
+
+
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # 7-bit clean, still readable; short ASCII text goes as 7bit us-ascii
 _MAX_LINE = 998  # RFC 5322: longer lines need an encoding
@@ -73,11 +90,12 @@ class ChannelAddresses:
 
     @property
     def domain(self) -> str:
-        return self.sender.email.rpartition("@")[2]
+        """The sender's domain in ASCII (IDNA) form: what Message-ID carries."""
+        return ascii_address(self.sender.email).rpartition("@")[2]
 
 
 def header_address(address: Address) -> HeaderAddress:
-    return HeaderAddress(display_name=address.name or "", addr_spec=address.email)
+    return HeaderAddress(display_name=address.name or "", addr_spec=ascii_address(address.email))
 
 
 def _address_headers(message: EmailMessage, who: ChannelAddresses, message_id: str) -> None:
@@ -99,14 +117,14 @@ def compose(
     """The message for a JSON request; `reply_to` (with a display name) overrides the request's plain address."""
     reply = reply_to or (Address(email=request.reply_to) if request.reply_to else None)
     body = _body(request)
-    body["Subject"] = _text_header(request.subject)
-    body["From"] = _address(who.sender)
+    body["Subject"] = _header("Subject", request.subject)
+    body["From"] = _header("From", _address(who.sender))
     if who.to:
-        body["To"] = ", ".join(_address(a) for a in who.to)
+        body["To"] = _header("To", ", ".join(_address(a) for a in who.to))
     if who.cc:
-        body["Cc"] = ", ".join(_address(a) for a in who.cc)
+        body["Cc"] = _header("Cc", ", ".join(_address(a) for a in who.cc))
     if reply:
-        body["Reply-To"] = _address(reply)
+        body["Reply-To"] = _header("Reply-To", _address(reply))
     body["Date"] = formatdate(usegmt=True)
     body["Message-ID"] = make_msgid(domain=who.domain)
     body["X-Mailrelay-Id"] = message_id
@@ -128,14 +146,22 @@ def _body(request: MessageRequest) -> Message:
         part = MIMEBase(maintype, subtype, policy=COMPOSED)
         part.set_payload(attachment.data())
         encoders.encode_base64(part)
-        filename = attachment.filename if attachment.filename.isascii() else ("utf-8", "", attachment.filename)
-        part.add_header("Content-Disposition", "attachment", filename=filename)
+        part["Content-Disposition"] = _disposition(attachment.filename)
         attached.append(part)
     return _multipart("mixed", attached)
 
 
+def _disposition(filename: str) -> str:
+    """`attachment; filename=...`: RFC 2231-encoded (and split into numbered sections) when needed, by the newer API."""
+    holder = EmailMessage(policy=_FOLDER)
+    holder["Content-Disposition"] = "attachment"
+    holder.set_param("filename", filename, header="Content-Disposition")
+    return _header("Content-Disposition", holder["Content-Disposition"])
+
+
 def _text_part(content: str, subtype: str) -> Message:
-    plain = content.isascii() and all(len(line) <= _MAX_LINE for line in content.splitlines())
+    lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # only CR and LF end a line in mail
+    plain = content.isascii() and all(len(line) <= _MAX_LINE for line in lines)
     return MIMEText(content, subtype, "us-ascii" if plain else _UTF8_QP, policy=COMPOSED)
 
 
@@ -145,22 +171,30 @@ def _multipart(subtype: str, parts: list[Message]) -> Message:
     return MIMEMultipart(subtype, _subparts=parts, policy=COMPOSED)
 
 
-def _text_header(value: str) -> str | Header:
-    return value if value.isascii() else Header(value, "utf-8")
+def ascii_address(email: str) -> str:
+    """The address as headers and envelopes carry it: an internationalised domain in its IDNA 2008 (xn--) form, as
+    email-validator computes it; 422 for non-ASCII before the @ (that needs SMTPUTF8, which neither SES nor
+    Mailgun's MIME API takes)."""
+    if email.isascii():
+        return email
+    local, _, domain = email.rpartition("@")
+    if not local.isascii():
+        raise InvalidBody(
+            f"{email}: an address with non-ASCII characters before the @ needs SMTPUTF8, which neither SES nor "
+            "Mailgun's MIME API takes",
+            error="unsupported_address",
+        )
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return f"{local}@{validate_email(email, check_deliverability=False).ascii_domain}"
+    except EmailNotValidError as exc:
+        raise InvalidBody(f"{email}: {exc}", error="unsupported_address") from None
 
 
 def _address(address: Address) -> str:
-    """`Name <addr>`, the name RFC 2047-encoded when needed, an internationalised domain in its IDNA (xn--) form."""
-    local, _, domain = address.email.rpartition("@")
-    if not local.isascii():
-        raise InvalidBody(
-            f"{address.email}: an address with non-ASCII characters before the @ needs SMTPUTF8, which neither SES "
-            "nor Mailgun's MIME API takes",
-            error="unsupported_address",
-        )
-    if not domain.isascii():
-        domain = domain.encode("idna").decode("ascii")
-    return formataddr((address.name or "", f"{local}@{domain}"), "utf-8")
+    """`Name <addr>`, the name RFC 2047-encoded when needed, the address in its ASCII form."""
+    return formataddr((address.name or "", ascii_address(address.email)), "utf-8")
 
 
 def as_bytes(message: Message) -> bytes:
