@@ -2,19 +2,21 @@
 
 1. Cold init. Lambda's INIT imports the handler module in a fresh interpreter whose sys.path is, in order, the
    function's code, the layer (/opt/python, read-only) and the runtime (which ships boto3). We rebuild that here with
-   the python3.13 the runtime uses (found like the Makefile does):
-   - `.bench/runtime`: `pip install --target` of boto3 at the version installed in this venv (bytecode compiled at
-     install, as in the runtime's own image); reused while the boto3 version and interpreter stay the same;
-   - `.bench/layer`: the layer as `sam build` makes it (layers/common/Makefile: requirements, our package, bytecode
-     made at build time), rebuilt on every run, for this machine's architecture (`PLATFORM=`: the real one is arm64).
-   Each sample is a new `python3.13 -S -B` process: no site-packages, and no bytecode written at run time, because
-   Lambda cannot write under /opt either; so what is not shipped compiled is compiled again by every sample, as by
-   every Lambda cold start. The environment is minimal (fake credentials, the function's template variables). It
-   times importing the handler module plus `boto3.client("sesv2")` and `boto3.client("dynamodb")`; the baseline
-   ("bare") times the same without the handler import, so the ratio is what our code and the layer add to a handler
-   every function would need anyway. A second figure per function, `with_routes_ms`, also loads every module the
-   handler names with `mailrelay.lazy` (what its routes load on their first request), so the cost moved out of INIT
-   stays visible. Timings on a small VM are noisy: after one discarded warm-up round the targets run round-robin for
+   the python3.13 the runtime uses (found like the Makefile does) and two directories: `.bench/runtime`, `pip install
+   --target` of boto3 at the version installed in this venv (bytecode compiled at install, as in the runtime's own
+   image); reused while the boto3 version and interpreter stay the same; and `.bench/layer`, the layer as `sam build`
+   makes it (layers/common/Makefile: requirements, our package, bytecode made at build time), rebuilt on every run,
+   for this machine's architecture (`PLATFORM=`: the real one is arm64). Each sample is a new `python3.13 -S -B`
+   process: no site-packages, and no bytecode written at run time, because Lambda cannot write under /opt either; so
+   what is not shipped compiled is compiled again by every sample, as by every Lambda cold start. The environment is
+   minimal (fake credentials, the function's template variables). It times importing the handler module plus
+   `boto3.client("sesv2")` and `boto3.client("dynamodb")`; the baseline ("bare") times the same without the handler
+   import, so the ratio is what our code and the layer add to a handler every function would need anyway. Bare runs
+   first and last in each round; a function's `ratio` is the median over rounds of its time divided by the mean of
+   that round's two bare times (a slow spell of the machine then raises both sides), `ratio_of_medians` the plain
+   quotient of medians. A second figure per function, `with_routes_ms`, also loads every module the handler names
+   with `mailrelay.lazy` (what its routes load on their first request), so the cost moved out of INIT stays visible.
+   Timings on a small VM are noisy: after one discarded warm-up round the targets run round-robin for
    BENCH_COLD_ROUNDS rounds (default 15) and each figure is a median, with p25/p75 and min/max for the spread.
    `python -X importtime` of each handler import (once) names the five modules with the most self time outside
    boto3/botocore/s3transfer/urllib3/dateutil/jmespath: where the extra time goes.
@@ -152,15 +154,26 @@ def cold_init() -> dict:
         targets[f"{name}+routes"] = (snippet([code[name], *deps], module, also=routes), env)
     samples: dict[str, list[float]] = {name: [] for name in targets}
     errors: dict[str, str] = {}
+    paired: dict[str, list[float]] = {name: [] for name in targets}  # per round: sample / that round's bare
+    order = [*targets, BARE]  # bare opens and closes each round: its baseline is the mean of the two
     for round_ in range(ROUNDS + 1):  # round 0 is the warm-up
         print(f"cold init: round {round_}/{ROUNDS}{' (warm-up)' if not round_ else ''}", flush=True)
-        for name, (program, env) in targets.items():
+        this_round: dict[str, list[float]] = {}
+        for name in order:
+            program, env = targets[name]
             done = run_once(python, program, env)
             found = [line for line in done.stdout.splitlines() if line.startswith("BENCH_MS=")]
             if done.returncode or not found:
                 errors[name] = last_line(done.stderr)
             elif round_:
-                samples[name].append(float(found[-1].removeprefix("BENCH_MS=")))
+                this_round.setdefault(name, []).append(float(found[-1].removeprefix("BENCH_MS=")))
+        for name, values in this_round.items():
+            samples[name] += values
+        if len(this_round.get(BARE, [])) == 2:
+            baseline = statistics.fmean(this_round[BARE])
+            for name in targets:
+                if name != BARE and name in this_round:
+                    paired[name].append(this_round[name][0] / baseline)
     bare = spread(samples[BARE]) if samples[BARE] else {"status": "error", "error": errors.get(BARE)}
     functions = {}
     for name, fn in template.functions.items():
@@ -170,8 +183,10 @@ def cold_init() -> dict:
         result = {"status": "ok", **spread(samples[name]), "rounds_ok": len(samples[name])}
         if name in errors:
             result["last_error"] = errors[name]
+        if paired[name]:  # robust to the machine slowing down for a while: each round is its own baseline
+            result["ratio"] = round(statistics.median(paired[name]), 2)
         if "median_ms" in bare:
-            result["ratio"] = round(result["median_ms"] / bare["median_ms"], 2)
+            result["ratio_of_medians"] = round(result["median_ms"] / bare["median_ms"], 2)
         if samples[f"{name}+routes"]:
             result["with_routes_ms"] = spread(samples[f"{name}+routes"])["median_ms"]
         timed = snippet([code[name], *deps], fn.handler.rsplit(".", 1)[0], clients=False)
