@@ -206,4 +206,4 @@ def relayery_list_channels(page: params.Page = 1, per_page: params.PerPage = 20)
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     timebox.start(context)
-    return guarded(app, auth.require_admin, event, context)
+    return guarded(app, auth.require_admin, event, context, json_bodies=True)

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from mailrelay.errors import BadRequest, InvalidBody, NotFound, RelayError
+from mailrelay.errors import BadRequest, InvalidBody, NotFound, RelayError, UnsupportedMediaType
 from mailrelay.observability import logger
 
 JSON = "application/json"
@@ -120,10 +120,22 @@ def body_bytes(event: Mapping[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
-def guarded(app: APIGatewayHttpResolver, guard: Callable[[dict[str, str]], None], event: dict, context: Any) -> dict:
-    """Run `guard` on the request headers before the resolver parses anything (auth before body)."""
+def guarded(
+    app: APIGatewayHttpResolver,
+    guard: Callable[[dict[str, str]], None],
+    event: dict,
+    context: Any,
+    json_bodies: bool = False,
+) -> dict:
+    """Run `guard` on the request headers before the resolver parses anything (auth before body); with
+    `json_bodies`, a body in any other media type is a 415 before any route sees it."""
     try:
-        guard(headers_of(event))
+        headers = headers_of(event)
+        guard(headers)
+        if json_bodies and event.get("body"):
+            kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+            if kind != JSON and not kind.endswith("+json"):
+                raise UnsupportedMediaType(f"send the body as application/json, not {kind or 'without a type'!r}")
     except RelayError as error:
         response = error_response(error)
         return {

@@ -29,7 +29,11 @@ def load_form(descriptor: str, read: Callable[[str], dict[str, Any] | None] | No
 
 
 def origin_of(url: str) -> str | None:
-    parts = urlsplit(url)
+    """`scheme://host[:port]` of an http(s) URL; None for anything else, a malformed URL included."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "https://[x": an unclosed IPv6 bracket
+        return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -62,7 +66,10 @@ def preflight(descriptor: str, origin: str | None, requested_headers: str | None
 
 
 def safe_next(next_url: str | None, form: FormSettings) -> str | None:
-    """`_next` only to an allowed origin (or the redirect_url's), so the form is no open redirect."""
+    """`_next` only to an allowed origin (or the redirect_url's), so the form is no open redirect; never a URL holding
+    whitespace or control characters (it goes into a Location header as it is)."""
+    if next_url and any(c.isspace() or not c.isprintable() for c in next_url):
+        return None
     origin = origin_of(next_url) if next_url else None
     if origin is None:
         return None

@@ -34,7 +34,7 @@ def _merge(pairs: list[tuple[str, str]]) -> dict[str, str]:
 def _json(body: bytes) -> dict[str, str]:
     try:
         data = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise BadRequest("request body is not valid JSON", error="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidBody("the body must be a JSON object of fields")

@@ -84,6 +84,7 @@ def _submit(
     if form.captcha is not None:
         captcha.verify(form.captcha, fields.get(CAPTCHA_FIELDS[form.captcha.provider]), source_ip)
 
+    next_url = formaccess.safe_next(submission.next, form) or form.redirect_url  # decided before anything is sent
     message_id = str(uuid.uuid4())
     outgoing = _outgoing(channel, opened, submission, fields, uploads, message_id)
     limits_ = [
@@ -100,7 +101,7 @@ def _submit(
     ]
     status = delivery.deliver(channel, outgoing, deadline, limits_)
     metrics.add_metric(name="FormAccepted", unit=MetricUnit.Count, value=1)
-    return Submitted(status["id"], formaccess.safe_next(submission.next, form) or form.redirect_url, cors)
+    return Submitted(status["id"], next_url, cors)
 
 
 def _text(channel: FormChannel, submission: FormSubmission, fields: dict[str, str], uploads) -> str:

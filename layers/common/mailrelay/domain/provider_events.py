@@ -136,7 +136,7 @@ def mailgun_webhook(body: bytes) -> bool:
     """Verify and apply one webhook; True when it changed something, False for events we do not act on."""
     try:
         payload = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise NotAcceptable("the body is not JSON", error="invalid_payload") from None
     if not isinstance(payload, dict):
         raise NotAcceptable("the body is not a JSON object", error="invalid_payload")

@@ -11,9 +11,13 @@ DESCRIPTOR_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 TIMESTAMP_DOC = "ISO 8601 timestamp, UTC"
 
 
+# Every character str.splitlines() breaks a line at (mail software may too), and NUL.
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00")
+
+
 def _no_line_breaks(value: str) -> str:
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError("must not contain CR, LF or NUL characters")
+    if not LINE_BREAKS.isdisjoint(value):
+        raise ValueError("must not contain line breaks (CR, LF, VT, FF, U+2028, ...) or NUL characters")
     return value
 
 

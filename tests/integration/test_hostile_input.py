@@ -1,0 +1,55 @@
+"""Hostile input gets a JSON 4xx, never a 500, and a refused request sends nothing (a start on issue 11: the
+cases its report listed on public routes, the control routes' media type, and `_next` decided before sending)."""
+
+import pytest
+
+from tests.integration.conftest import Api
+from tests.integration.test_forms import FORM, ORIGIN, post, post_urlencoded, signed
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than Python's JSON parser recurses
+
+
+@pytest.fixture
+def contact(api: Api):
+    api.create_channel("contact", form=FORM)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [("/v1/forms/contact", 400, "invalid_json"), ("/v1/webhooks/mailgun", 406, "invalid_payload")],
+)
+def test_json_nested_too_deeply_is_a_4xx_on_public_routes(api: Api, contact, sent, path, status, error):
+    result = api.call("POST", path, headers={"Content-Type": "application/json", "Origin": ORIGIN}, data=DEEP)
+    assert result.status == status and result.json["error"] == error, result.body
+    assert sent() == []
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_a_subject_with_any_line_separator_is_refused_before_sending(api: Api, sent, separator):
+    token = api.create_channel()
+    message = {"subject": f"Hello{separator}Bcc: victim@elsewhere.test", "text": "x"}
+    result = api.call("POST", "/v1/messages", headers=api.channel("website", token), json_body=message)
+    assert result.status == 422 and result.json["error"] == "validation_error", result.body
+    assert sent() == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
+def test_control_routes_take_json_only(api: Api, content_type):
+    headers = {**api.admin, **({"Content-Type": content_type} if content_type else {})}
+    result = api.call("PUT", "/v1/channels/website", headers=headers, data=b"<channel/>")
+    assert result.status == 415 and result.json["error"] == "unsupported_media_type", result.body
+    assert api.call("GET", "/v1/channels/website", headers=api.admin).status == 404  # nothing was created
+
+
+@pytest.mark.parametrize("next_url", ["https://[x", f"{ORIGIN}/ok\r\nSet-Cookie: a=b", f"{ORIGIN}/a b"])
+def test_a_bad_next_never_breaks_the_answer_and_is_not_echoed(api: Api, contact, sent, next_url):
+    result = post_urlencoded(api, signed(api, _next=next_url))
+    assert result.status == 303, result.body
+    assert result.headers["Location"] == FORM["redirect_url"]  # the checked value, not the submitted one
+    assert len(sent()) == 1  # sent once: the visitor has no reason to send again
+
+
+def test_json_form_post_with_a_bad_next_is_200_not_500(api: Api, contact, sent):
+    result = post(api, signed(api, _next="https://[x"))
+    assert result.status == 200 and result.json["ok"] is True, result.body
+    assert len(sent()) == 1
