@@ -6,6 +6,7 @@ import pytest
 from tests.integration.conftest import Api
 from tests.integration.test_forms import FORM, ORIGIN, post, post_urlencoded, signed
 
+MESSAGE = {"subject": "Hello", "text": "plain body"}
 DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than Python's JSON parser recurses
 
 
@@ -53,3 +54,15 @@ def test_json_form_post_with_a_bad_next_is_200_not_500(api: Api, contact, sent):
     result = post(api, signed(api, _next="https://[x"))
     assert result.status == 200 and result.json["ok"] is True, result.body
     assert len(sent()) == 1
+
+
+def test_a_deleted_channels_messages_stay_unreadable_to_a_new_channel_of_the_same_name(api: Api):
+    first = api.create_channel("website")
+    sent_id = api.call("POST", "/v1/messages", headers=api.channel("website", first), json_body=MESSAGE).json["id"]
+    replaced = {"sender": "noreply@example.com", "recipients": ["team@example.com"], "min_period": 0}
+    assert api.call("PUT", "/v1/channels/website", headers=api.admin, json_body=replaced).status == 200
+    assert api.call("GET", f"/v1/messages/{sent_id}", headers=api.channel("website", first)).status == 200  # same life
+    assert api.call("DELETE", "/v1/channels/website", headers=api.admin).status == 204
+    second = api.create_channel("website")
+    result = api.call("GET", f"/v1/messages/{sent_id}", headers=api.channel("website", second))
+    assert result.status == 404 and result.json["error"] == "message_not_found"

@@ -128,7 +128,7 @@ def make_stores(*providers: FakeProvider, clock: Clock | None = None, **lookup: 
     )
 
 
-CHANNEL = SimpleNamespace(descriptor="site", test_mode=False, at_least_once=False)
+CHANNEL = SimpleNamespace(descriptor="site", instance="i-1", test_mode=False, at_least_once=False)
 OUTGOING = Outgoing(sender="a@example.com", to=["b@example.com"], cc=[], bcc=[], raw=b"x", message_id="m-1")
 
 
@@ -144,6 +144,7 @@ def test_an_accepted_message_is_sent_once_and_recorded_once_with_its_outcome():
     assert len(stores.providers[0].sent) == 1
     [record] = stores.messages.records
     assert record["status"] == "sent" and record["descriptor"] == "site" and record["expires_at"] > 0
+    assert record["channel_instance"] == "i-1"  # a later channel of the same name cannot read it
     assert set(stores.limiter.held) == {"key1"}  # a zero period takes no slot
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,9 @@ class ChannelRecord(BaseModel):
     token: tokens.TokenHash
     previous_token: tokens.TokenHash | None = None
     previous_token_until: float | None = None
+    # This channel's life: made when the descriptor is created, kept when it is replaced. A message record carries
+    # it, so a deleted channel's messages stay unreadable to a new channel of the same name (None: made before).
+    instance: str | None = None
 
     def view(self) -> ChannelView:
         data = self.model_dump(include=set(ChannelView.model_fields) - {"form"})
@@ -113,6 +117,7 @@ def put_channel(descriptor: str, spec: ChannelSpec) -> tuple[ChannelWithToken, b
             token=tokens.hash_token(new_token) if new_token else existing.token,  # type: ignore[union-attr]
             previous_token=existing.previous_token if existing and not new_token else None,
             previous_token_until=existing.previous_token_until if existing and not new_token else None,
+            instance=existing.instance if existing else uuid.uuid4().hex,
         )
         item = record.model_dump(mode="json")
         saved = store().replace(item) if existing else store().create(item)

@@ -190,6 +190,7 @@ class Channel(Protocol):
     """What delivery needs to know of the channel (a ChannelRecord has it)."""
 
     descriptor: str
+    instance: str | None
     test_mode: bool
     at_least_once: bool
 
@@ -262,6 +263,7 @@ def _record(store: Stores, channel: Channel, record: dict[str, Any], now: float)
     item = {
         **record,
         "descriptor": channel.descriptor,
+        "channel_instance": channel.instance,
         "expires_at": int(now) + store.retention_days * 86_400,
     }
     try:

@@ -74,7 +74,13 @@ def send_message(
 def get_message(headers: Mapping[str, str], message_id: str) -> MessageStatus:
     channel = auth.authenticate_channel(headers)
     record = MessageStore(settings().messages_table).get(message_id)
-    # Another channel's message is "not found" too: ids must not reveal other channels' traffic.
-    if record is None or record.get("descriptor") != channel.descriptor or record.get("expires_at", 0) < time.time():
+    # Another channel's message is "not found" too: ids must not reveal other channels' traffic; so is a message of a
+    # deleted channel whose name was taken again (another instance).
+    if (
+        record is None
+        or record.get("descriptor") != channel.descriptor
+        or record.get("channel_instance") != channel.instance
+        or record.get("expires_at", 0) < time.time()
+    ):
         raise NotFound("no such message for this channel", error="message_not_found")
     return MessageStatus.model_validate(record, strict=False)
