@@ -150,3 +150,32 @@ def test_no_line_over_998_and_every_value_reads_back_whatever_the_caller_sends()
     [attachment] = parsed.iter_attachments()
     assert attachment.get_filename() == "é" * 251
     assert mime.ascii_address("b@faß.de") == "b@xn--fa-hia.de"
+
+
+def test_a_raw_message_keeps_content_and_informational_headers_and_nothing_that_steers_a_provider():
+    raw = (
+        b"From: a@evil.test\r\nTo: v@elsewhere.test\r\nSubject: Report\r\nIn-Reply-To: <1@example.com>\r\n"
+        b"References: <1@example.com>\r\nList-Unsubscribe: <https://example.com/u>\r\n"
+        b"X-SES-CONFIGURATION-SET: other-set\r\nX-SES-MESSAGE-TAGS: campaign=x\r\nX-SES-SOURCE-ARN: arn:aws:ses:x\r\n"
+        b"X-Mailgun-Variables: {}\r\nX-Mailgun-Tag: t\r\nDisposition-Notification-To: spy@evil.test\r\n"
+        b"Return-Receipt-To: spy@evil.test\r\nErrors-To: spy@evil.test\r\nReturn-Path: <spy@evil.test>\r\n"
+        b"Reply-To: Ada <ada@example.org>\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
+    )
+    out = mime.as_bytes(mime.rewrite_raw(WHO, raw, "id-10"))
+    assert b"evil.test" not in out and b"elsewhere.test" not in out
+    for steering in (b"X-SES-", b"X-Mailgun-", b"Disposition-Notification-To", b"Return-Receipt-To", b"Errors-To"):
+        assert steering.lower() not in out.lower()
+    message = parse(mime.rewrite_raw(WHO, raw, "id-10"))
+    assert str(message["Subject"]) == "Report" and message["In-Reply-To"] == "<1@example.com>"
+    assert message["List-Unsubscribe"] == "<https://example.com/u>"
+    assert str(message["Reply-To"]) == "Ada <ada@example.org>"
+    assert message.get_content().strip() == "body"
+
+
+@pytest.mark.parametrize(
+    "reply_to", [b"a@example.org, b@example.org", b"not an address", b"x@", b"Ada <ada@example.org>, <b@example.org>"]
+)
+def test_a_raw_reply_to_must_be_one_valid_address(reply_to):
+    raw = b"Subject: s\r\nReply-To: " + reply_to + b"\r\n\r\nbody\r\n"
+    with pytest.raises(InvalidBody, match="Reply-To"):
+        mime.rewrite_raw(WHO, raw, "id-11")

@@ -21,23 +21,47 @@ from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
 from mailrelay.errors import InvalidBody
-from mailrelay.models.common import Address
+from mailrelay.models.common import LINE_BREAKS, Address
 from mailrelay.models.messages import MessageRequest
 
 # Headers a caller may never set in a raw message: the channel decides who sends and who receives.
-_CHANNEL_HEADERS = (
-    "From",
-    "Sender",
-    "To",
-    "Cc",
-    "Bcc",
-    "Return-Path",
-    "Resent-From",
-    "Resent-To",
-    "Resent-Cc",
-    "Resent-Bcc",
-    "Resent-Sender",
-    "Delivered-To",
+# The top-level headers a caller's raw message keeps: content and the usual informational headers. Everything else is
+# dropped: addresses (the channel sets them), and whatever addresses, routes, tags or configures delivery at either
+# provider (X-SES-*, X-Mailgun-*, read receipts, Errors-To, Return-Path, Resent-*, ...). Reply-To is kept only as one
+# valid address, checked like the JSON route's `reply_to`.
+RAW_KEPT_HEADERS = frozenset(
+    {
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "reply-to",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "content-id",
+        "content-description",
+        "content-language",
+        "comments",
+        "keywords",
+        "importance",
+        "priority",
+        "x-priority",
+        "sensitivity",
+        "auto-submitted",
+        "precedence",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "user-agent",
+        "x-mailer",
+        "organization",
+        "thread-topic",
+        "thread-index",
+        "accept-language",
+    }
 )
 
 
@@ -202,17 +226,37 @@ def as_bytes(message: Message) -> bytes:
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
 
+def _raw_reply_to(message: EmailMessage) -> Address | None:
+    """The raw message's Reply-To as one valid address (422 otherwise), or None."""
+    if "Reply-To" not in message:
+        return None
+    try:
+        found = [a for a in message.get_all("Reply-To") for a in a.addresses]
+    except (AttributeError, ValueError, IndexError):
+        found = []
+    if len(found) != 1:
+        raise InvalidBody("Reply-To must be one address", error="invalid_message")
+    try:
+        return Address(email=found[0].addr_spec, name=found[0].display_name or None)
+    except ValueError as exc:  # pydantic's ValidationError: the address is not valid
+        raise InvalidBody(f"Reply-To is not a valid address: {found[0].addr_spec}", error="invalid_message") from exc
+
+
 def rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMessage:
-    """Take a caller's RFC 822 message; keep its subject and MIME parts, replace every address header."""
+    """Take a caller's RFC 822 message; keep its content and the headers in RAW_KEPT_HEADERS, set every address
+    header from the channel."""
     if not raw.strip():
         raise InvalidBody("the raw message is empty", error="invalid_message")
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not message.keys():
         raise InvalidBody("not an RFC 822 message: no header lines before the body", error="invalid_message")
-    subject = message.get("Subject", "")
-    if "\r" in str(subject) or "\n" in str(subject):
+    subject = str(message.get("Subject", ""))
+    if not LINE_BREAKS.isdisjoint(subject):
         raise InvalidBody("Subject must not contain line breaks", error="invalid_message")
-    for name in (*_CHANNEL_HEADERS, "X-Mailrelay-Id"):
+    reply_to = _raw_reply_to(message)
+    for name in ({name.lower() for name in message} - RAW_KEPT_HEADERS) | {"reply-to"}:
         del message[name]
+    if reply_to:
+        message["Reply-To"] = header_address(reply_to)
     _address_headers(message, who, message_id)
     return message
