@@ -206,4 +206,5 @@ def relayery_list_channels(page: params.Page = 1, per_page: params.PerPage = 20)
 @metrics.log_metrics
 def lambda_handler(event: dict, context) -> dict:
     timebox.start(context)
-    return guarded(app, auth.require_admin, event, context, json_bodies=True)
+    source_ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
+    return guarded(app, lambda headers: auth.require_admin(headers, source_ip), event, context, json_bodies=True)

@@ -30,7 +30,7 @@ app = make_resolver()
     enable_validation=True,
 )
 def check_address(address: params.AddressParam):
-    auth.require_channel_or_admin(app.current_event.headers)
+    auth.require_channel_or_admin(app.current_event.headers, app.current_event.request_context.http.source_ip)
     return json_response(200, validation.check(unquote(address)))
 
 
@@ -47,7 +47,7 @@ def check_address(address: params.AddressParam):
     enable_validation=True,
 )
 def verify_address(address: params.AddressParam):
-    auth.require_admin(app.current_event.headers)
+    auth.require_admin(app.current_event.headers, app.current_event.request_context.http.source_ip)
     return json_response(202, validation.request_verification(unquote(address)))
 
 

@@ -66,3 +66,19 @@ def test_a_deleted_channels_messages_stay_unreadable_to_a_new_channel_of_the_sam
     second = api.create_channel("website")
     result = api.call("GET", f"/v1/messages/{sent_id}", headers=api.channel("website", second))
     assert result.status == 404 and result.json["error"] == "message_not_found"
+
+
+def test_wrong_admin_keys_are_braked_per_source_address_and_counted(api: Api, caplog):
+    from mailrelay.domain.auth import ADMIN_FAILURES_PER_MINUTE
+
+    wrong = {"Authorization": "Bearer not-the-admin-key-0123456789"}
+    answers = [
+        api.call("GET", "/v1/channels", headers=wrong, source_ip="203.0.113.9").status
+        for _ in range(ADMIN_FAILURES_PER_MINUTE + 2)
+    ]
+    assert answers[:ADMIN_FAILURES_PER_MINUTE] == [401] * ADMIN_FAILURES_PER_MINUTE
+    assert answers[ADMIN_FAILURES_PER_MINUTE:] == [429, 429]
+    braked = api.call("GET", "/v1/channels", headers=wrong, source_ip="203.0.113.9")
+    assert braked.json["error"] == "rate_limited" and int(braked.headers["Retry-After"]) >= 1
+    assert api.call("GET", "/v1/channels", headers=wrong, source_ip="198.51.100.20").status == 401  # others: 401
+    assert api.call("GET", "/v1/channels", headers=api.admin, source_ip="198.51.100.20").status == 200

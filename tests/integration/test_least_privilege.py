@@ -106,6 +106,9 @@ def exercise_every_path(api: Api, aws_stack) -> None:
     assert api.call("GET", "/v1/suppressions/gone@example.org", headers=admin).status == 200
     assert api.call("GET", "/v1/suppressions", headers=admin).status == 200
     assert api.call("DELETE", "/v1/suppressions/gone@example.org", headers=admin).status == 204
+    wrong = {"Authorization": "Bearer wrong-admin-key-0123456789"}  # counted per source address (the brake)
+    assert api.call("GET", "/v1/channels", headers=wrong).status == 401
+    assert api.call("POST", "/v1/validation/someone@example.com", headers=wrong).status == 401
 
     # relay: a keyed send, its replay, a send inside min_period, a message's status, a failed keyed send (slot and
     # key given back), a form submission with a nonce (nonce function: issue it)

@@ -9,11 +9,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mailrelay.config import settings
+from mailrelay.dal.ratelimit import Busy, WindowCounter
 from mailrelay.domain import channels, tokens
 from mailrelay.domain.channels import ChannelRecord
-from mailrelay.errors import Unauthorized
+from mailrelay.errors import RateLimited, Unauthorized
+from mailrelay.observability import MetricUnit, metrics
 from mailrelay.secret import relay_secret
 
+ADMIN_FAILURES_PER_MINUTE = 10  # wrong admin keys per source address and minute before 429
 _DESCRIPTOR = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BAD_CHANNEL_CREDENTIALS = "invalid channel credentials"
 
@@ -33,8 +37,11 @@ def admin_keys() -> list[str]:
     return [k for k in keys if isinstance(k, str) and len(k) >= 16]
 
 
-def require_admin(headers: Mapping[str, str]) -> None:
-    """Admin key from `Authorization: Bearer` or, when SigV4 occupies Authorization (IAM auth), `X-Admin-Key`."""
+def require_admin(headers: Mapping[str, str], source_ip: str | None = None) -> None:
+    """Admin key from `Authorization: Bearer` or, when SigV4 occupies Authorization (IAM auth), `X-Admin-Key`.
+
+    A wrong key is counted (metric AdminAuthFailed) and, per source address, braked: past ADMIN_FAILURES_PER_MINUTE
+    wrong keys in a minute, wrong keys get 429 with Retry-After (one atomic counter write per wrong key)."""
     presented = headers.get("x-admin-key") or _bearer(headers)
     if not presented:
         raise Unauthorized("admin key required (Authorization: Bearer <key> or X-Admin-Key)")
@@ -42,8 +49,17 @@ def require_admin(headers: Mapping[str, str]) -> None:
     valid = False
     for key in admin_keys():  # no early exit: the time taken does not say which key (if any) came close
         valid |= hmac.compare_digest(digest, hashlib.sha256(key.encode()).digest())
-    if not valid:
-        raise Unauthorized("admin key not valid")
+    if valid:
+        return
+    metrics.add_metric(name="AdminAuthFailed", unit=MetricUnit.Count, value=1)
+    if source_ip:
+        try:
+            WindowCounter(settings().rate_table).hit(
+                f"admin-fail#{source_ip}", ADMIN_FAILURES_PER_MINUTE, 60, time.time()
+            )
+        except Busy as busy:
+            raise RateLimited("too many wrong admin keys from this address", busy.retry_after) from None
+    raise Unauthorized("admin key not valid")
 
 
 def _channel_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
@@ -75,9 +91,9 @@ def authenticate_channel(
     return record
 
 
-def require_channel_or_admin(headers: Mapping[str, str]) -> None:
+def require_channel_or_admin(headers: Mapping[str, str], source_ip: str | None = None) -> None:
     """Channel credentials when the request carries them, else the admin key."""
     if _channel_credentials(headers) is not None:
         authenticate_channel(headers)
     else:
-        require_admin(headers)
+        require_admin(headers, source_ip)
