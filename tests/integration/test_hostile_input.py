@@ -82,3 +82,36 @@ def test_wrong_admin_keys_are_braked_per_source_address_and_counted(api: Api, ca
     assert braked.json["error"] == "rate_limited" and int(braked.headers["Retry-After"]) >= 1
     assert api.call("GET", "/v1/channels", headers=wrong, source_ip="198.51.100.20").status == 401  # others: 401
     assert api.call("GET", "/v1/channels", headers=api.admin, source_ip="198.51.100.20").status == 200
+
+
+def _multipart_post(api: Api, fields: dict, filenames: list[str]):
+    boundary = "mailrelay-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    parts += [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: text/plain\r\n\r\nhi\r\n"
+        for name in filenames
+    ]
+    body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+    headers = {
+        "Origin": ORIGIN,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Accept": "application/json",
+    }
+    return api.call("POST", "/v1/forms/contact", headers=headers, data=body)
+
+
+def test_a_file_name_with_control_characters_is_cleaned_not_a_500(api: Api, contact, sent):
+    result = _multipart_post(api, signed(api), ["report\x0b2026\u2028.txt"])
+    assert result.status == 200, result.body
+    [mail] = sent()
+    assert "report_2026_.txt" in mail["raw"]
+
+
+def test_too_many_files_is_a_422_before_the_nonce_is_used(api: Api, contact, sent):
+    fields = signed(api)
+    result = _multipart_post(api, fields, [f"f{i}.txt" for i in range(25)])
+    assert result.status == 422 and result.json["error"] == "validation_error", result.body
+    assert "f24.txt" not in result.body  # no submitted value in the answer
+    assert _multipart_post(api, fields, ["one.txt"]).status == 200  # the same nonce still works
+    assert len(sent()) == 1

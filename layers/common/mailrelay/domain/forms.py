@@ -79,6 +79,7 @@ def _submit(
     allow_list = form.allow_list if form.allow_list is not None else [a.email for a in channel.recipients]
     if submission.to is not None and submission.to not in allow_list:
         raise Forbidden("this address may not be chosen as `to`", error="to_not_allowed")
+    request = _request(channel, submission, fields, uploads)  # before the nonce is used: a refusal costs nothing
     if form.require_nonce:
         nonces.check_and_use(channel.descriptor, form.secret or "", submission.nonce, submission.hash)
     if form.captcha is not None:
@@ -86,7 +87,7 @@ def _submit(
 
     next_url = formaccess.safe_next(submission.next, form) or form.redirect_url  # decided before anything is sent
     message_id = str(uuid.uuid4())
-    outgoing = _outgoing(channel, opened, submission, fields, uploads, message_id)
+    outgoing = _outgoing(channel, opened, submission, request, message_id)
     limits_ = [
         delivery.Limit(
             f"form-ip#{channel.descriptor}#{source_ip}",
@@ -116,30 +117,42 @@ def _text(channel: FormChannel, submission: FormSubmission, fields: dict[str, st
     return "\n".join(lines) + "\n"
 
 
+def _request(channel: FormChannel, submission: FormSubmission, fields: dict[str, str], uploads) -> MessageRequest:
+    """The message a submission becomes, validated before anything is used up or sent (422 for too many or bad files).
+    A file name keeps its text; path separators and control characters become `_`."""
+    try:
+        return MessageRequest.model_validate(
+            {
+                "subject": submission.subject or f"Message from the {channel.descriptor} form",
+                "text": _text(channel, submission, fields, uploads),
+                "reply_to": submission.email,
+                "attachments": [
+                    {
+                        "filename": _safe_filename(u.filename),
+                        "content_type": u.content_type,
+                        "content": base64.b64encode(u.data).decode(),
+                    }
+                    for u in uploads
+                ],
+            }
+        )
+    except ValidationError as exc:  # never the submitted values in the answer or a log
+        raise validation_error(exc.errors(include_url=False, include_context=False, include_input=False)) from None
+
+
+def _safe_filename(name: str) -> str:
+    cleaned = "".join("_" if c in "/\\" or not c.isprintable() else c for c in name).strip()
+    return cleaned[:255] or "file"
+
+
 def _outgoing(
     channel: FormChannel,
     opened: delivery.Opened,
     submission: FormSubmission,
-    fields: dict[str, str],
-    uploads,
+    request: MessageRequest,
     message_id: str,
 ) -> Outgoing:
     chosen = [Address(email=submission.to)] if submission.to else channel.recipients
-    request = MessageRequest.model_validate(
-        {
-            "subject": submission.subject or f"Message from the {channel.descriptor} form",
-            "text": _text(channel, submission, fields, uploads),
-            "reply_to": submission.email,
-            "attachments": [
-                {
-                    "filename": u.filename.replace("/", "_").replace("\\", "_")[:255] or "file",
-                    "content_type": u.content_type,
-                    "content": base64.b64encode(u.data).decode(),
-                }
-                for u in uploads
-            ],
-        }
-    )
     reply_to = Address(email=submission.email, name=submission.name or None)  # with the name, as mail clients show it
     compose = partial(mime.compose, request=request, message_id=message_id, reply_to=reply_to)
     recipients = (chosen, channel.cc, channel.bcc)
