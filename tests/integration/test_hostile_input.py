@@ -3,6 +3,7 @@ cases its report listed on public routes, the control routes' media type, and `_
 
 import pytest
 
+from local.provider_events import mailgun_event, mailgun_webhook
 from tests.integration.conftest import Api
 from tests.integration.test_forms import FORM, ORIGIN, post, post_urlencoded, signed
 
@@ -115,3 +116,28 @@ def test_too_many_files_is_a_422_before_the_nonce_is_used(api: Api, contact, sen
     assert "f24.txt" not in result.body  # no submitted value in the answer
     assert _multipart_post(api, fields, ["one.txt"]).status == 200  # the same nonce still works
     assert len(sent()) == 1
+
+
+SIGNING_KEY = "mailgun-signing-key-0123456789"
+
+
+@pytest.fixture
+def stack_options():
+    return {"parameters": {}, "secret_values": {"mailgun_webhook_signing_key": SIGNING_KEY}}
+
+
+@pytest.mark.parametrize(
+    "event_data",
+    [
+        "not an object",
+        [{"event": "failed"}],
+        {**mailgun_event("failed", "team@example.com"), "recipient": ["team@example.com"]},
+        {**mailgun_event("complained", "team@example.com"), "user-variables": "x"},
+        {**mailgun_event("failed", "team@example.com"), "user-variables": {"mailrelay_id": 7}},
+        {**mailgun_event("failed", "team@example.com"), "severity": ["permanent"]},
+    ],
+)
+def test_a_signed_webhook_of_the_wrong_shape_is_406_and_changes_nothing(api: Api, event_data):
+    result = api.call("POST", "/v1/webhooks/mailgun", json_body=mailgun_webhook(SIGNING_KEY, event_data))
+    assert result.status == 406 and result.json["error"] == "invalid_payload", result.body
+    assert api.call("GET", "/v1/suppressions/team@example.com", headers=api.admin).status == 404

@@ -119,10 +119,16 @@ def verify_mailgun_signature(signature: Any, now: float) -> None:
         raise NotAcceptable("this webhook token was used already", error="replayed_signature")
 
 
-def from_mailgun(data: dict[str, Any]) -> ProviderEvent | None:
-    kind = data.get("event")
-    message_id = (data.get("user-variables") or {}).get("mailrelay_id")
-    recipient = data.get("recipient")
+def from_mailgun(data: Any) -> ProviderEvent | None:
+    """The event a Mailgun `event-data` object reports (406 for one that is not shaped like Mailgun's: signed or not,
+    nothing is applied from it)."""
+    variables = data.get("user-variables") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(variables or {}, dict):
+        raise NotAcceptable("event-data is not a Mailgun event object", error="invalid_payload")
+    kind, recipient, severity = data.get("event"), data.get("recipient"), data.get("severity")
+    message_id = (variables or {}).get("mailrelay_id")
+    if not all(value is None or isinstance(value, str) for value in (kind, recipient, severity, message_id)):
+        raise NotAcceptable("event-data fields have the wrong types", error="invalid_payload")
     if not recipient:
         return None
     if kind == "failed" and data.get("severity") == "permanent":
