@@ -38,6 +38,7 @@ import subprocess
 from pathlib import Path
 
 from local.template import ROOT, Template, evaluate
+from mailrelay.lazy import named_lazily
 
 BENCH = ROOT / ".bench"
 LAYER_MAKEFILE = ROOT / "layers/common/Makefile"
@@ -79,10 +80,7 @@ def lazy_modules(code_dir: Path) -> list[str]:
     """The modules a handler names with `lazy("...")` (its routes load them on first use)."""
     found = []
     for path in code_dir.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            named = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy" and node.args
-            if named and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                found.append(node.args[0].value)
+        found += [name for node in ast.walk(ast.parse(path.read_text())) if (name := named_lazily(node))]
     return sorted(set(found))
 
 

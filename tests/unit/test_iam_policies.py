@@ -22,6 +22,7 @@ import pytest
 
 from local.iam import role_policies, translated
 from local.template import ROOT, Template
+from mailrelay.lazy import named_lazily
 
 TEMPLATE = Template()
 REFS = {
@@ -95,25 +96,14 @@ def code(function: str) -> str:
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            elif _is_lazy_import(node):  # mailrelay.lazy.lazy("mailrelay.domain.x"): imported on first use
-                modules = [node.args[0].value]
+            elif named_lazily(node):  # mailrelay.lazy.lazy("mailrelay.domain.x"): imported on first use
+                modules = [named_lazily(node)]
             else:
                 continue
             for module in (m for m in modules if m.split(".")[0] == "mailrelay"):
                 base = LAYER.joinpath(*module.split("."))
                 todo += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()]
     return "\n".join(sources)
-
-
-def _is_lazy_import(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "lazy"
-        and len(node.args) == 1
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[0].value, str)
-    )
 
 
 @pytest.mark.parametrize("function", sorted(TEMPLATE.functions))

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from mailrelay.errors import BadRequest, InvalidBody, NotFound, RelayError, UnsupportedMediaType
+from mailrelay.limits import media_type
 from mailrelay.observability import logger
 
 JSON = "application/json"
@@ -133,7 +134,7 @@ def guarded(
         headers = headers_of(event)
         guard(headers)
         if json_bodies and event.get("body"):
-            kind = headers.get("content-type", "").partition(";")[0].strip().lower()
+            kind = media_type(headers.get("content-type"))
             if kind != JSON and not kind.endswith("+json"):
                 raise UnsupportedMediaType(f"send the body as application/json, not {kind or 'without a type'!r}")
     except RelayError as error:

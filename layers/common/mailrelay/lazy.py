@@ -10,6 +10,20 @@ from __future__ import annotations
 import importlib.util
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ast
+
+
+def named_lazily(node: ast.AST) -> str | None:
+    """The module a `lazy("...")` call in source code names (for tools reading handlers: the IAM test, the bench)."""
+    import ast  # tools only: not part of any function's INIT
+
+    call = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "lazy"
+    if call and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
 
 
 def lazy(name: str) -> ModuleType:

@@ -83,6 +83,9 @@ class _AddressBook:
     def __init__(self) -> None:
         self._seen: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
+    def clear(self) -> None:
+        self._seen.clear()
+
     def guess(self, descriptor: str) -> tuple[str, ...]:
         return self._seen.get(descriptor, ())
 
@@ -99,7 +102,7 @@ ADDRESS_BOOK = _AddressBook()
 def forget() -> None:
     """Drop every per-container memory of delivery: stores, addresses, circuit state (tests switch stacks)."""
     _stores.cache_clear()
-    ADDRESS_BOOK.__init__()
+    ADDRESS_BOOK.clear()
     circuit.forget()
 
 
@@ -111,6 +114,16 @@ class Opened:
     item: dict[str, Any] | None
     checked: set[str] = field(default_factory=set)  # lower-cased addresses whose suppression entry was read
     suppressed: set[str] = field(default_factory=set)
+
+
+class ChannelReader:
+    """What authentication calls to read a channel's item, keeping what the same read learnt for the send."""
+
+    opened: Opened | None = None
+
+    def __call__(self, descriptor: str) -> dict[str, Any] | None:
+        self.opened = open_channel(descriptor)
+        return self.opened.item
 
 
 def open_channel(descriptor: str, store: Stores | None = None) -> Opened:

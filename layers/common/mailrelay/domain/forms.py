@@ -39,16 +39,11 @@ def submit(
     descriptor: str, headers: Mapping[str, str], body: bytes, content_type: str | None, source_ip: str
 ) -> Submitted:
     deadline = Deadline(timebox.left(settings().send_budget_seconds))
-    opened: list[delivery.Opened] = []
-
-    def read(name: str) -> dict | None:
-        opened.append(delivery.open_channel(name))
-        return opened[0].item
-
+    read = delivery.ChannelReader()
     channel = formaccess.load_form(descriptor, read)
     cors = formaccess.cors_headers(channel.form, headers.get("origin"))
     try:
-        return _submit(channel, opened[0], body, content_type, source_ip, deadline, cors)
+        return _submit(channel, read.opened, body, content_type, source_ip, deadline, cors)
     except RelayError as error:
         error.headers.update(cors)  # so that the page's script can read why
         raise

@@ -10,7 +10,6 @@ from typing import Any
 
 from mailrelay import limits, timebox
 from mailrelay.config import settings
-from mailrelay.dal.messages import MessageStore
 from mailrelay.domain import auth, delivery, idempotency, mime
 from mailrelay.domain.channels import ChannelRecord
 from mailrelay.domain.formdata import media_type
@@ -44,17 +43,12 @@ def send_message(
 ) -> dict[str, Any]:
     """Send through the channel the headers authenticate; returns the message status (JSON-ready)."""
     deadline = Deadline(timebox.left(settings().send_budget_seconds))
-    opened: list[delivery.Opened] = []
-
-    def read(descriptor: str) -> dict[str, Any] | None:
-        opened.append(delivery.open_channel(descriptor))
-        return opened[0].item
-
+    read = delivery.ChannelReader()
     channel = auth.authenticate_channel(headers, read)
     if len(body) > limits.body_limit(channel.max_size, content_type):
         raise PayloadTooLarge(limits.too_large_message(len(body), channel.max_size, content_type))
     message_id = str(uuid.uuid4())
-    outgoing = _build(channel, opened[0], body, content_type, message_id)
+    outgoing = _build(channel, read.opened, body, content_type, message_id)
     period = delivery.Limit(
         f"channel#{channel.descriptor}",
         channel.min_period,
@@ -73,7 +67,7 @@ def send_message(
 
 def get_message(headers: Mapping[str, str], message_id: str) -> MessageStatus:
     channel = auth.authenticate_channel(headers)
-    record = MessageStore(settings().messages_table).get(message_id)
+    record = delivery.stores().messages.get(message_id)
     # Another channel's message is "not found" too: ids must not reveal other channels' traffic; so is a message of a
     # deleted channel whose name was taken again (another instance).
     if (
