@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
 _SHORT_TAGS = {"Ref": "Ref", "Condition": "Condition"}
+DEFAULT_ROUTE = "$default"  # the HTTP API route key of requests that match no other route
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -48,17 +49,22 @@ class Route:
     pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.method == DEFAULT_ROUTE:  # API Gateway's catch-all: any method, any path
+            object.__setattr__(self, "pattern", re.compile(".*", re.DOTALL))
+            return
         regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
 
     @property
     def key(self) -> str:
-        return f"{self.method} {self.path}"
+        return DEFAULT_ROUTE if self.method == DEFAULT_ROUTE else f"{self.method} {self.path}"
 
     @property
     def specificity(self) -> tuple[int, int]:
-        """API Gateway prefers literal segments over variables, and shorter greedy matches last."""
+        """API Gateway prefers literal segments over variables, and shorter greedy matches last; `$default` is last."""
+        if self.method == DEFAULT_ROUTE:
+            return (sys.maxsize, 0)
         return (self.path.count("{"), -len(self.path))
 
 
@@ -117,7 +123,7 @@ class Template:
         routes = []
         for logical_id, resource in self.of_type("AWS::ApiGatewayV2::Route").items():
             props = resource["Properties"]
-            method, path = props["RouteKey"].split(" ", 1)
+            method, _, path = props["RouteKey"].partition(" ")  # "$default" has no path
             target = props["Target"]["Fn::Sub"]
             match = re.fullmatch(r"integrations/\$\{(\w+)\}", target)
             if not match or match.group(1) not in integrations:
@@ -134,7 +140,7 @@ class Template:
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
-            if route.method == method or route.method == "ANY":
+            if route.method in (method, "ANY", DEFAULT_ROUTE):
                 found = route.pattern.match(path)
                 if found:
                     return route, found.groupdict()

@@ -137,6 +137,8 @@ SAMPLES = [
     ("meta-health", "GET", "/v1/health", {}, None),
     ("meta-openapi", "GET", "/v1/openapi.json", {}, None),
     ("meta-docs", "GET", "/v1/docs", {}, None),
+    # No route matches: the $default route answers 405 with Allow (this path has GET, PUT and DELETE)
+    ("default-method-not-allowed", "PATCH", "/v1/channels/website", ADMIN, None),
 ]
 
 

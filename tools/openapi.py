@@ -20,6 +20,7 @@ from local.template import Template, load_handler
 from mailrelay.apidocs import SPEC_FILE
 from mailrelay.http import SCHEMAS, error_doc
 from mailrelay.models import channels, common, doctor, forms, messages, suppressions
+from mailrelay.models.forms import FormSubmission
 from mailrelay.models.messages import MessageRequest
 
 MODEL_MODULES = (channels, common, doctor, forms, messages, suppressions)
@@ -59,9 +60,10 @@ def build() -> dict[str, Any]:
     ):
         spec.get("components", {}).get("schemas", {}).pop(unused, None)
     add_response_models(spec)
-    message_schema = MessageRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    spec.setdefault("components", {}).setdefault("schemas", {}).update(message_schema.pop("$defs", {}))
-    spec["components"]["schemas"]["MessageRequest"] = message_schema
+    for request_model in (MessageRequest, FormSubmission):  # bodies the routes parse themselves
+        schema = request_model.model_json_schema(ref_template=SCHEMAS + "{model}")
+        spec.setdefault("components", {}).setdefault("schemas", {}).update(schema.pop("$defs", {}))
+        spec["components"]["schemas"][request_model.__name__] = schema
     for path in SEND_ROUTES:
         spec["paths"][path]["post"]["requestBody"] = {
             "required": True,
@@ -70,7 +72,82 @@ def build() -> dict[str, Any]:
                 "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
             },
         }
+    describe_what_the_code_cannot(spec)
     return spec
+
+
+UNROUTED = (
+    "\n\nA request for a path this document lists, with a method it does not list for that path, is answered "
+    "`405 method_not_allowed` with an `Allow` header; a path it does not list is `404 no_route`. Both are JSON in "
+    'the shape of every error (`{"error", "message"}`).'
+)
+HTML = "text/html"
+MAILGUN_WEBHOOK = {
+    "type": "object",
+    "required": ["signature", "event-data"],
+    "properties": {
+        "signature": {
+            "type": "object",
+            "description": "HMAC-SHA256 of timestamp + token under the Mailgun webhook signing key; 5 minutes, once",
+            "required": ["timestamp", "token", "signature"],
+            "properties": {
+                "timestamp": {"type": "string", "pattern": "^[0-9]+$"},
+                "token": {"type": "string", "minLength": 1},
+                "signature": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+        },
+        "event-data": {
+            "type": "object",
+            "description": "Mailgun's event: `failed` with severity `permanent`, and `complained`, suppress",
+            "properties": {
+                "event": {"type": "string"},
+                "recipient": {"type": "string", "format": "email"},
+                "severity": {"type": "string"},
+                "user-variables": {"type": "object", "properties": {"mailrelay_id": {"type": "string"}}},
+            },
+        },
+    },
+}
+
+
+def describe_what_the_code_cannot(spec: dict[str, Any]) -> None:
+    """What the routes really answer, beyond what Powertools derives from their declarations: empty 204s, the HTML
+    pages (docs, and plain form posts, which get a page with the same status as a JSON caller's error), the webhook's
+    signed body, and the 404/405 of the $default route."""
+    spec["info"]["description"] += UNROUTED
+    for item in spec["paths"].values():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                if status in ("204", "303"):
+                    response.pop("content", None)  # no body, so no Content-Type
+    spec["paths"]["/v1/docs"]["get"]["responses"]["200"]["content"] = {HTML: {"schema": {"type": "string"}}}
+    form = spec["paths"]["/v1/forms/{descriptor}"]["post"]
+    form["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": f"{SCHEMAS}FormSubmission"}},
+            "application/x-www-form-urlencoded": {"schema": {"$ref": f"{SCHEMAS}FormSubmission"}},
+            "multipart/form-data": {"schema": {"$ref": f"{SCHEMAS}FormSubmission"}},
+        },
+    }
+    form["responses"].setdefault(
+        "415", error_doc("neither application/json, application/x-www-form-urlencoded nor multipart/form-data")
+    )
+    for status, response in form["responses"].items():
+        if status.startswith(("4", "5")):
+            response["content"][HTML] = {"schema": {"type": "string"}}
+            response["description"] += " (a page for a plain form post, JSON otherwise)"
+    webhook = spec["paths"]["/v1/webhooks/mailgun"]["post"]
+    webhook["requestBody"] = {"required": True, "content": {"application/json": {"schema": MAILGUN_WEBHOOK}}}
+    webhook["responses"]["200"]["content"] = {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"type": "string", "enum": ["applied", "ignored"]}},
+            }
+        }
+    }
 
 
 def _referenced(node: Any) -> set[str]:

@@ -29,7 +29,7 @@ app = make_resolver()
     },
     enable_validation=True,
 )
-def check_address(address: params.AddressParam):
+def check_address(address: params.AnyAddressParam):
     auth.require_channel_or_admin(app.current_event.headers, app.current_event.request_context.http.source_ip)
     return json_response(200, validation.check(unquote(address)))
 

@@ -39,6 +39,7 @@ EXPECTED = {
     "meta-health": 200,
     "meta-openapi": 200,
     "meta-docs": 200,
+    "default-method-not-allowed": 405,  # the $default route: this path has GET, PUT and DELETE
 }
 
 

@@ -4,7 +4,7 @@ cases its report listed on public routes, the control routes' media type, and `_
 import pytest
 
 from local.provider_events import mailgun_event, mailgun_webhook
-from tests.integration.conftest import Api
+from tests.integration.conftest import ADMIN_KEY, Api
 from tests.integration.test_forms import FORM, ORIGIN, post, post_urlencoded, signed
 
 MESSAGE = {"subject": "Hello", "text": "plain body"}
@@ -141,3 +141,62 @@ def test_a_signed_webhook_of_the_wrong_shape_is_406_and_changes_nothing(api: Api
     result = api.call("POST", "/v1/webhooks/mailgun", json_body=mailgun_webhook(SIGNING_KEY, event_data))
     assert result.status == 406 and result.json["error"] == "invalid_payload", result.body
     assert api.call("GET", "/v1/suppressions/team@example.com", headers=api.admin).status == 404
+
+
+# ---------------------------------------------------------------- routes and methods (the $default route)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/v1/channels/website", "DELETE, GET, PUT"),
+        ("PATCH", "/v1/messages", "POST"),
+        ("OPTIONS", "/v1/health", "GET"),
+        ("GET", "/v1/channels/website/token", "POST"),
+    ],
+)
+def test_a_method_the_path_does_not_have_is_a_json_405_with_allow(api: Api, method, path, allow):
+    result = api.call(method, path, headers=api.admin)
+    assert result.status == 405 and result.json["error"] == "method_not_allowed", result.body
+    assert result.headers["Allow"] == allow
+
+
+@pytest.mark.parametrize("path", ["/v1/nowhere", "/v1/channels/a/b", "/", "/v1/m\u00e9ssages"])
+def test_a_path_the_api_does_not_have_is_a_json_404(api: Api, path):
+    result = api.call("GET", path, headers=api.admin)
+    assert result.status == 404 and result.json["error"] == "no_route", result.body
+
+
+@pytest.mark.parametrize("address", ["\u00a1x@example.com", "%15", "E@\u00a1K\U000f3b3b", "a\u0085b@example.com"])
+def test_path_parameters_in_any_characters_reach_the_routes_own_validation(api: Api, address):
+    """API Gateway routes `{address}` whatever its characters: the route decides, never a 404 `no_route`."""
+    checked = api.call("GET", f"/v1/validation/{address}", headers=api.admin)
+    assert checked.status == 200 and checked.json["valid_syntax"] is False, checked.body
+    suppressed = api.call("PUT", f"/v1/suppressions/{address}", headers=api.admin)
+    assert suppressed.status == 422 and suppressed.json["error"] == "invalid_address", suppressed.body
+
+
+def test_a_recipient_that_needs_smtputf8_is_refused_when_the_channel_is_created(api: Api):
+    """Neither SES nor Mailgun's MIME API takes SMTPUTF8: the channel would be created and then fail every send."""
+    body = {"sender": "noreply@example.com", "recipients": ["j\u00f6rg@example.com"]}
+    result = api.call("PUT", "/v1/channels/website", headers=api.admin, json_body=body)
+    assert result.status == 422 and result.json["error"] == "validation_error", result.body
+    assert api.call("GET", "/v1/channels/website", headers=api.admin).status == 404
+    international_domain = {**body, "recipients": ["team@stra\u00dfe.de"]}
+    assert api.call("PUT", "/v1/channels/website", headers=api.admin, json_body=international_domain).status == 201
+
+
+@pytest.mark.parametrize("body", [[None, None], [], "x", 3, {"grace_seconds": 5, "extra": 1}])
+def test_a_token_is_rotated_only_for_an_object_body_or_none(api: Api, body):
+    token = api.create_channel()
+    result = api.call("POST", "/v1/channels/website/token", headers=api.admin, json_body=body)
+    assert result.status == 422, result.body
+    assert api.call("GET", "/v1/messages/x", headers=api.channel("website", token)).status == 404  # old token works
+
+
+def test_a_wrong_or_partial_channel_credential_is_refused_even_with_the_admin_key(api: Api):
+    """A request that presents channel credentials is judged by them: a valid admin key beside does not excuse them."""
+    for presented in ({"X-Token": "wrong"}, {"X-Descriptor": "website"}, {"X-Descriptor": "website", "X-Token": "x"}):
+        result = api.call("GET", "/v1/validation/a@example.com", headers={"X-Admin-Key": ADMIN_KEY, **presented})
+        assert result.status == 401, (presented, result.body)
+    assert api.call("GET", "/v1/validation/a@example.com", headers={"X-Admin-Key": ADMIN_KEY}).status == 200

@@ -31,8 +31,10 @@ def test_matching_prefers_literal_routes_and_extracts_parameters():
     assert route.key == "GET /v1/channels/{descriptor}" and params == {"descriptor": "web.site-1"}
     route, params = TEMPLATE.match("GET", "/v1/channels")
     assert route.key == "GET /v1/channels" and params == {}
-    assert TEMPLATE.match("PATCH", "/v1/channels/x") is None
-    assert TEMPLATE.match("GET", "/v1/channels/a/b") is None
+    # What no route matches goes to the $default route, as in API Gateway
+    for method, path in (("PATCH", "/v1/channels/x"), ("GET", "/v1/channels/a/b"), ("TRACE", "/nowhere")):
+        route, params = TEMPLATE.match(method, path)
+        assert route.key == "$default" and route.function == "RelayFunction" and params == {}
 
 
 def test_conditions_and_refs_evaluate():

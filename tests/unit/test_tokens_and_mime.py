@@ -109,7 +109,10 @@ def test_short_ascii_text_goes_as_7bit_and_an_international_domain_in_its_idna_f
     message = parse(mime.compose(idn, request, "id-6"))
     assert message["From"].addresses[0].addr_spec == "info@xn--bcher-kva.example"
     assert message["From"].addresses[0].display_name == "Bü"
-    eai = mime.ChannelAddresses(Address(email="jörg@example.com"), [Address(email="t@example.com")], [], [])
+    # A channel stored before the models refused such addresses: the send is a 422, never a 500
+    eai = mime.ChannelAddresses(
+        Address.model_construct(email="jörg@example.com"), [Address(email="t@example.com")], [], []
+    )
     with pytest.raises(InvalidBody, match="SMTPUTF8"):
         mime.compose(eai, request, "id-7")
 

@@ -39,6 +39,11 @@ class NotFound(RelayError):
     code = "not_found"
 
 
+class MethodNotAllowed(RelayError):
+    status = 405
+    code = "method_not_allowed"
+
+
 class PayloadTooLarge(RelayError):
     status = 413
     code = "payload_too_large"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from mailrelay.errors import BadRequest, InvalidBody, NotFound, RelayError, UnsupportedMediaType
+from mailrelay.errors import BadRequest, InvalidBody, MethodNotAllowed, NotFound, RelayError, UnsupportedMediaType
 from mailrelay.limits import media_type
 from mailrelay.observability import logger
 
@@ -84,11 +85,35 @@ def parse_json(model: Any, raw: bytes) -> Any:
         raise validation_error(exc.errors(include_url=False, include_context=False)) from None
 
 
+class Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver, except that a path parameter is any non-empty text without a slash, as API Gateway's
+    `{name}` is: Powertools' own pattern refuses characters such as U+00A1 or %15, and the request that API Gateway
+    routed here would end as a 404 `no_route` instead of reaching the route's own validation."""
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}$"):
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
+
+
+def no_route(method: str, path: str) -> RelayError:
+    """405 with Allow when the API has this path under other methods (as the OpenAPI document lists them), else 404.
+    API Gateway sends every request that matches no route to the `$default` route (template.yaml), which ends here."""
+    from mailrelay.apidocs import allowed_methods
+
+    allowed = allowed_methods(path)
+    if allowed and method.upper() not in allowed:
+        return MethodNotAllowed(
+            f"{method.upper()} is not allowed on {path}; use {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return NotFound("no such route", error="no_route")
+
+
 def make_resolver() -> APIGatewayHttpResolver:
     """The resolver every HTTP function uses. Validation is switched on per route (`enable_validation=True` where a
     route declares typed parameters or a body), so that its machinery loads with the first such request, not at INIT.
     """
-    app = APIGatewayHttpResolver(enable_validation=False)
+    app = Resolver(enable_validation=False)
 
     @app.exception_handler(RelayError)
     def _relay_error(error: RelayError):
@@ -100,7 +125,7 @@ def make_resolver() -> APIGatewayHttpResolver:
 
     @app.not_found
     def _no_route(_: Exception):
-        return error_response(NotFound("no such route", error="no_route"))
+        return error_response(no_route(app.current_event.http_method, app.current_event.path))
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception):
@@ -129,7 +154,8 @@ def guarded(
     json_bodies: bool = False,
 ) -> dict:
     """Run `guard` on the request headers before the resolver parses anything (auth before body); with
-    `json_bodies`, a body in any other media type is a 415 before any route sees it."""
+    `json_bodies`, a body in any other media type is a 415 before any route sees it, and a JSON array is a 422: no
+    route takes one, and Powertools' validation would quietly read an array body as its first element."""
     try:
         headers = headers_of(event)
         guard(headers)
@@ -137,6 +163,8 @@ def guarded(
             kind = media_type(headers.get("content-type"))
             if kind != JSON and not kind.endswith("+json"):
                 raise UnsupportedMediaType(f"send the body as application/json, not {kind or 'without a type'!r}")
+            if body_bytes(event).lstrip()[:1] == b"[":
+                raise InvalidBody("body: a JSON array is not accepted here; send an object")
     except RelayError as error:
         response = error_response(error)
         return {

@@ -12,14 +12,25 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from mailrelay.models.channels import ChannelSpec, RelayeryChannelSpec, RotateTokenRequest
-from mailrelay.models.common import DESCRIPTOR_PATTERN
+from mailrelay.models.common import DESCRIPTOR_PATTERN, EMAIL_MAX
 from mailrelay.models.suppressions import SuppressionRequest
 
 Descriptor = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="channel name, 1-64 of [A-Za-z0-9._-]")]
 FormName = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="the form's channel")]
 FormQuery = Annotated[str, Query(pattern=DESCRIPTOR_PATTERN, description="the form's channel")]
 MessageId = Annotated[str, Path(max_length=64, description="message id")]
-AddressParam = Annotated[str, Path(min_length=1, max_length=320, description="the address (URL-encoded or not)")]
+AnyAddressParam = Annotated[
+    str, Path(min_length=1, max_length=320, description="the text to check as an address (URL-encoded or not)")
+]
+AddressParam = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=EMAIL_MAX,
+        description="an email address (URL-encoded or not)",
+        json_schema_extra={"format": "email"},
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
 Page = Annotated[int, Query(ge=1)]

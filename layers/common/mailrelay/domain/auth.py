@@ -92,8 +92,10 @@ def authenticate_channel(
 
 
 def require_channel_or_admin(headers: Mapping[str, str], source_ip: str | None = None) -> None:
-    """Channel credentials when the request carries them, else the admin key."""
-    if _channel_credentials(headers) is not None:
+    """Channel credentials when the request carries any (a partial or wrong one is a 401, whatever else the request
+    carries), else the admin key."""
+    bearer = _bearer(headers) or ""
+    if headers.get("x-descriptor") or headers.get("x-token") or ":" in bearer:
         authenticate_channel(headers)
     else:
         require_admin(headers, source_ip)

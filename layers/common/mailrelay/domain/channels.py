@@ -18,6 +18,7 @@ from mailrelay.dal.channels import ChannelStore
 from mailrelay.domain import tokens
 from mailrelay.errors import NotFound
 from mailrelay.models.channels import (
+    AddressOut,
     ChannelPage,
     ChannelSpec,
     ChannelView,
@@ -25,19 +26,20 @@ from mailrelay.models.channels import (
     RelayeryChannelPage,
     TokenResponse,
 )
-from mailrelay.models.common import Address
 from mailrelay.models.forms import FormSettings, FormSettingsView
 from mailrelay.providers import ses
 
 
 class ChannelRecord(BaseModel):
-    """What the channels table holds for one channel."""
+    """What the channels table holds for one channel. Addresses are read as stored (checked when they were written):
+    a rule made stricter later must not turn an existing channel into a 500 on every read; a send to an address
+    that can no longer go out is a 422 (mime.ascii_address)."""
 
     descriptor: str
-    sender: Address
-    recipients: list[Address]
-    cc: list[Address] = []
-    bcc: list[Address] = []
+    sender: AddressOut
+    recipients: list[AddressOut]
+    cc: list[AddressOut] = []
+    bcc: list[AddressOut] = []
     min_period: float = 0.0
     max_size: int
     domain: str | None = None

@@ -3,12 +3,13 @@ provider learnt of it, until an admin removes them."""
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from mailrelay.config import settings
 from mailrelay.dal.suppressions import SuppressionStore
 from mailrelay.domain.channels import now_iso
 from mailrelay.errors import InvalidBody, NotFound
+from mailrelay.models.common import sendable_email
 from mailrelay.models.suppressions import Suppression, SuppressionPage
 
 
@@ -19,7 +20,7 @@ def store() -> SuppressionStore:
 def normalize(address: str) -> str:
     """The key an address is suppressed under: email-validator's normal form, lower-cased."""
     try:
-        return validate_email(address, check_deliverability=False).normalized.lower()
+        return sendable_email(address).normalized.lower()
     except EmailNotValidError as exc:
         raise InvalidBody(f"invalid email address: {exc}", error="invalid_address") from None
 

@@ -4,12 +4,13 @@ list and SES's verification status; and asking SES to verify an address (admin o
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from mailrelay import aws, timebox
 from mailrelay.config import settings
 from mailrelay.domain import suppressions
 from mailrelay.errors import InvalidBody
+from mailrelay.models.common import sendable_email
 from mailrelay.models.suppressions import AddressCheck, VerificationRequested
 from mailrelay.providers import ses
 
@@ -119,7 +120,7 @@ def is_disposable(domain: str) -> bool:
 
 def check(address: str) -> AddressCheck:
     try:
-        valid = validate_email(address, check_deliverability=False)
+        valid = sendable_email(address)
     except EmailNotValidError as exc:
         return AddressCheck(
             address=address,
@@ -150,7 +151,7 @@ def request_verification(address: str) -> VerificationRequested:
     """SES sends its verification mail to the address (CreateEmailIdentity). Admin only: anyone else could use it
     to mail arbitrary people."""
     try:
-        normalized = validate_email(address, check_deliverability=False).normalized
+        normalized = sendable_email(address).normalized
     except EmailNotValidError as exc:
         raise InvalidBody(f"invalid email address: {exc}", error="invalid_address") from None
     try:
