@@ -15,13 +15,14 @@ PYTHON ?= $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1
 PY313_DIR := $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
 	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { dirname "$$(command -v "$$p")"; break; }; done)
 
-.PHONY: help install run test lint unit integration e2e sam-validate sam-build openapi bench clean env-vars invoke
+.PHONY: help install run test lint unit integration e2e sam-validate sam-build openapi bench fuzz clean env-vars invoke
 
 help:
 	@echo "make run    - start the local stack (API + embedded AWS) on http://127.0.0.1:$(PORT)"
 	@echo "make test   - lint, SAM validate + build, unit, integration and end-to-end tests"
 	@echo "make env-vars - SAM --env-vars file + template pointing every function at the running local stack"
 	@echo "make invoke EVENT=events/X.json [FUNCTION=Name] - one event through the real handler, against the running stack"
+	@echo "make fuzz   - schemathesis, all checks, each kind of credential, >= 5,000 generated requests"
 	@echo "make openapi / bench / clean"
 
 $(BIN)/python:
@@ -65,6 +66,12 @@ e2e: install
 
 test: lint sam-validate sam-build
 	MAILRELAY_BUILT_LAYER=.aws-sam/build/CommonLayer $(BIN)/pytest
+
+# schemathesis --checks all with each kind of credential, many more cases than `make test` runs (≥ 5,000 in all);
+# a new seed each run unless MAILRELAY_FUZZ_SEED is given (the seed is printed, to replay a failure).
+fuzz: install
+	MAILRELAY_FUZZ_EXAMPLES=$${MAILRELAY_FUZZ_EXAMPLES:-100} MAILRELAY_FUZZ_MIN_CASES=5000 \
+	MAILRELAY_FUZZ_SEED=$${MAILRELAY_FUZZ_SEED:-$$RANDOM$$RANDOM} $(BIN)/pytest tests/e2e/test_schema.py -s -p no:cacheprovider
 
 # The layer-size figure is of .aws-sam/build/CommonLayer: sam-build makes it the current code's.
 bench: install sam-build

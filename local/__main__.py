@@ -128,14 +128,25 @@ def main(argv: list[str] | None = None) -> int:
         help="worker processes (warm Lambda containers) per function",
     )
     parser.add_argument("--warm-all", action="store_true", help="start every worker before serving (tests)")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter, as `sam deploy --parameter-overrides` sets it (repeatable)",
+    )
     args = parser.parse_args(argv)
+    template = Template()
+    overrides = dict(item.partition("=")[::2] for item in args.parameter)
+    unknown = sorted(set(overrides) - set(template.doc.get("Parameters", {})))
+    if unknown:
+        parser.error(f"template.yaml has no parameter {', '.join(unknown)}")
 
     admin_key = os.environ.get("MAILRELAY_ADMIN_KEY") or ""
     generated = not admin_key
     admin_key = admin_key or secrets.token_urlsafe(32)
     domain = os.environ.get("MAILRELAY_LOCAL_SENDER_DOMAIN", "example.com")
 
-    template = Template()
     faults = Faults()
     emitter = LocalEmitter(signing_key=secrets.token_urlsafe(24))
     moto_server = MotoServer(faults=faults).start()
@@ -145,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     local = provision(
         template,
         moto_server.endpoint,
-        {"SenderDomain": domain, "MailgunApiBaseUrl": mailgun.endpoint},
+        {"SenderDomain": domain, **overrides, "MailgunApiBaseUrl": mailgun.endpoint},
         admin_key,
         secret_values={
             "mailgun_api_key": mailgun.api_key,

@@ -7,6 +7,7 @@ several workers side by side, so concurrent requests really race on the (moto) D
 from __future__ import annotations
 
 import base64
+import io
 import json
 import multiprocessing
 import os
@@ -15,6 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,7 +63,7 @@ def request_event(
         path=path_only,
         query_string=query,
         headers=dict(headers or {}),
-        data=data,
+        input_stream=io.BytesIO(data or b""),  # not `data=`: for an empty one werkzeug writes a form of its own
         environ_base={"REMOTE_ADDR": source_ip} if source_ip else None,
     )
     found = template.match(method, path_only)
@@ -253,6 +255,9 @@ class Gateway:
         function_timeout = self.pools.functions[route.function].timeout
         try:
             outcome = self.pools.invoke(route.function, event, min(function_timeout, route.integration_timeout))
+        except BrokenProcessPool:  # its pool was replaced while it ran (another request of it timed out)
+            self.log(f"{route.function}: the container running this request was stopped")
+            return _gateway_error(*FUNCTION_FAILED)
         except TimeoutError:
             if function_timeout < route.integration_timeout:
                 self.log(f"{route.function} timed out after {function_timeout:g} s (its Timeout)")

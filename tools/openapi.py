@@ -64,6 +64,10 @@ def build() -> dict[str, Any]:
         schema = request_model.model_json_schema(ref_template=SCHEMAS + "{model}")
         spec.setdefault("components", {}).setdefault("schemas", {}).update(schema.pop("$defs", {}))
         spec["components"]["schemas"][request_model.__name__] = schema
+    submission = spec["components"]["schemas"]["FormSubmission"]
+    spec["components"]["schemas"]["FormFields"] = form_fields(submission)
+    # A JSON post's other fields: any scalar (null leaves the field out), written into the mail as JSON writes it
+    submission["additionalProperties"] = {"type": ["string", "number", "boolean", "null"]}
     for path in SEND_ROUTES:
         spec["paths"][path]["post"]["requestBody"] = {
             "required": True,
@@ -126,8 +130,8 @@ def describe_what_the_code_cannot(spec: dict[str, Any]) -> None:
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": f"{SCHEMAS}FormSubmission"}},
-            "application/x-www-form-urlencoded": {"schema": {"$ref": f"{SCHEMAS}FormSubmission"}},
-            "multipart/form-data": {"schema": {"$ref": f"{SCHEMAS}FormSubmission"}},
+            "application/x-www-form-urlencoded": {"schema": {"$ref": f"{SCHEMAS}FormFields"}},
+            "multipart/form-data": {"schema": {"$ref": f"{SCHEMAS}FormFields"}},
         },
     }
     form["responses"].setdefault(
@@ -148,6 +152,22 @@ def describe_what_the_code_cannot(spec: dict[str, Any]) -> None:
             }
         }
     }
+
+
+def form_fields(submission: dict[str, Any]) -> dict[str, Any]:
+    """FormSubmission as a urlencoded or multipart body carries it: a form field is text, never null (an absent
+    field is how a form leaves one out)."""
+    fields = json.loads(json.dumps(submission))
+    for name, schema in fields["properties"].items():
+        choices = [c for c in schema.pop("anyOf", []) if c.get("type") != "null"]
+        if choices:
+            schema.update(choices[0])
+        schema.pop("default", None)
+        fields["properties"][name] = schema
+    fields["title"] = "FormFields"
+    fields["additionalProperties"] = {"type": "string"}
+    fields["description"] = "the fields of a urlencoded or multipart form post (files too, as parts with a filename)"
+    return fields
 
 
 def _referenced(node: Any) -> set[str]:

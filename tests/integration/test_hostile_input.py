@@ -4,7 +4,7 @@ cases its report listed on public routes, the control routes' media type, and `_
 import pytest
 
 from local.provider_events import mailgun_event, mailgun_webhook
-from tests.integration.conftest import ADMIN_KEY, Api
+from tests.integration.conftest import ADMIN_KEY, TEMPLATE, Api
 from tests.integration.test_forms import FORM, ORIGIN, post, post_urlencoded, signed
 
 MESSAGE = {"subject": "Hello", "text": "plain body"}
@@ -70,15 +70,13 @@ def test_a_deleted_channels_messages_stay_unreadable_to_a_new_channel_of_the_sam
 
 
 def test_wrong_admin_keys_are_braked_per_source_address_and_counted(api: Api, caplog):
-    from mailrelay.domain.auth import ADMIN_FAILURES_PER_MINUTE
-
+    allowed = int(TEMPLATE.doc["Parameters"]["AdminFailuresPerMinute"]["Default"])
     wrong = {"Authorization": "Bearer not-the-admin-key-0123456789"}
     answers = [
-        api.call("GET", "/v1/channels", headers=wrong, source_ip="203.0.113.9").status
-        for _ in range(ADMIN_FAILURES_PER_MINUTE + 2)
+        api.call("GET", "/v1/channels", headers=wrong, source_ip="203.0.113.9").status for _ in range(allowed + 2)
     ]
-    assert answers[:ADMIN_FAILURES_PER_MINUTE] == [401] * ADMIN_FAILURES_PER_MINUTE
-    assert answers[ADMIN_FAILURES_PER_MINUTE:] == [429, 429]
+    assert answers[:allowed] == [401] * allowed
+    assert answers[allowed:] == [429, 429]
     braked = api.call("GET", "/v1/channels", headers=wrong, source_ip="203.0.113.9")
     assert braked.json["error"] == "rate_limited" and int(braked.headers["Retry-After"]) >= 1
     assert api.call("GET", "/v1/channels", headers=wrong, source_ip="198.51.100.20").status == 401  # others: 401

@@ -28,6 +28,9 @@ class Settings(BaseModel):
         default="", pattern=r"^$|^[0-9a-fA-F.:]+(@[0-9]{1,5})?$", validation_alias="DNS_NAMESERVER"
     )
 
+    # Wrong admin keys per source address and minute before 429 (template parameter AdminFailuresPerMinute).
+    admin_failures_per_minute: int = Field(default=10, ge=1, validation_alias="ADMIN_FAILURES_PER_MINUTE")
+
     # Public forms: nonce lifetime, how many nonces one IP may fetch per minute, CAPTCHA verification endpoints.
     nonce_ttl_seconds: int = Field(default=600, ge=10, le=86_400, validation_alias="NONCE_TTL_SECONDS")
     nonces_per_ip_per_minute: int = Field(default=20, ge=1, validation_alias="NONCES_PER_IP_PER_MINUTE")

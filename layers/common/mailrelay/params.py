@@ -19,15 +19,24 @@ Descriptor = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="channe
 FormName = Annotated[str, Path(pattern=DESCRIPTOR_PATTERN, description="the form's channel")]
 FormQuery = Annotated[str, Query(pattern=DESCRIPTOR_PATTERN, description="the form's channel")]
 MessageId = Annotated[str, Path(max_length=64, description="message id")]
+# A path segment cannot hold "/" (API Gateway routes on the decoded path: `a%2Fb` is two segments).
+ONE_SEGMENT = r"^[^/]+$"
 AnyAddressParam = Annotated[
-    str, Path(min_length=1, max_length=320, description="the text to check as an address (URL-encoded or not)")
+    str,
+    Path(
+        min_length=1,
+        max_length=320,
+        pattern=ONE_SEGMENT,
+        description="the text to check as an address (URL-encoded or not)",
+    ),
 ]
 AddressParam = Annotated[
     str,
     Path(
         min_length=1,
         max_length=EMAIL_MAX,
-        description="an email address (URL-encoded or not)",
+        pattern=ONE_SEGMENT,
+        description="an email address (URL-encoded or not; an address holding `/` cannot be named in a path)",
         json_schema_extra={"format": "email"},
     ),
 ]

@@ -17,7 +17,6 @@ from mailrelay.errors import RateLimited, Unauthorized
 from mailrelay.observability import MetricUnit, metrics
 from mailrelay.secret import relay_secret
 
-ADMIN_FAILURES_PER_MINUTE = 10  # wrong admin keys per source address and minute before 429
 _DESCRIPTOR = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BAD_CHANNEL_CREDENTIALS = "invalid channel credentials"
 
@@ -40,8 +39,9 @@ def admin_keys() -> list[str]:
 def require_admin(headers: Mapping[str, str], source_ip: str | None = None) -> None:
     """Admin key from `Authorization: Bearer` or, when SigV4 occupies Authorization (IAM auth), `X-Admin-Key`.
 
-    A wrong key is counted (metric AdminAuthFailed) and, per source address, braked: past ADMIN_FAILURES_PER_MINUTE
-    wrong keys in a minute, wrong keys get 429 with Retry-After (one atomic counter write per wrong key)."""
+    A wrong key is counted (metric AdminAuthFailed) and, per source address, braked: past
+    `settings().admin_failures_per_minute` (template parameter AdminFailuresPerMinute) wrong keys in a minute, wrong
+    keys get 429 with Retry-After (one atomic counter write per wrong key)."""
     presented = headers.get("x-admin-key") or _bearer(headers)
     if not presented:
         raise Unauthorized("admin key required (Authorization: Bearer <key> or X-Admin-Key)")
@@ -55,7 +55,7 @@ def require_admin(headers: Mapping[str, str], source_ip: str | None = None) -> N
     if source_ip:
         try:
             WindowCounter(settings().rate_table).hit(
-                f"admin-fail#{source_ip}", ADMIN_FAILURES_PER_MINUTE, 60, time.time()
+                f"admin-fail#{source_ip}", settings().admin_failures_per_minute, 60, time.time()
             )
         except Busy as busy:
             raise RateLimited("too many wrong admin keys from this address", busy.retry_after) from None
@@ -95,7 +95,7 @@ def require_channel_or_admin(headers: Mapping[str, str], source_ip: str | None =
     """Channel credentials when the request carries any (a partial or wrong one is a 401, whatever else the request
     carries), else the admin key."""
     bearer = _bearer(headers) or ""
-    if headers.get("x-descriptor") or headers.get("x-token") or ":" in bearer:
+    if "x-descriptor" in headers or "x-token" in headers or ":" in bearer:  # present, even empty
         authenticate_channel(headers)
     else:
         require_admin(headers, source_ip)

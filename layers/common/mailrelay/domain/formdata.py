@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
+from functools import cache
 from urllib.parse import parse_qsl
 
 from mailrelay.errors import BadRequest, InvalidBody, UnsupportedMediaType
@@ -31,6 +32,15 @@ def _merge(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return fields
 
 
+@cache
+def _text_fields() -> frozenset[str]:
+    """The fields the relay reads (FormSubmission's): a JSON post gives them as strings, as a form would; any other
+    field may also be a number or a boolean, written into the mail as JSON writes it."""
+    from mailrelay.models.forms import FormSubmission
+
+    return frozenset(field.alias or name for name, field in FormSubmission.model_fields.items())
+
+
 def _json(body: bytes) -> dict[str, str]:
     try:
         data = json.loads(body or b"null")
@@ -39,9 +49,12 @@ def _json(body: bytes) -> dict[str, str]:
     if not isinstance(data, dict):
         raise InvalidBody("the body must be a JSON object of fields")
     pairs = []
+    text_only = _text_fields()
     for name, value in data.items():
         if isinstance(value, dict | list):
             raise InvalidBody(f"{name}: a form field must be a string, number or boolean")
+        if name in text_only and not isinstance(value, str | None):
+            raise InvalidBody(f"{name}: must be a string")
         if value is not None:
             pairs.append((name, value if isinstance(value, str) else json.dumps(value)))
     return _merge(pairs)
@@ -78,7 +91,11 @@ def parse(content_type: str | None, body: bytes) -> tuple[dict[str, str], list[U
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise BadRequest("the form body is not UTF-8", error="invalid_encoding") from None
-        return _merge(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS + 1)), []
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS + 1)
+        except ValueError:  # parse_qsl's answer to more fields than max_num_fields
+            raise InvalidBody(f"at most {MAX_FIELDS} fields", error="too_many_fields") from None
+        return _merge(pairs), []
     if kind == "multipart/form-data":
         return _multipart(content_type or "", body)
     raise UnsupportedMediaType(

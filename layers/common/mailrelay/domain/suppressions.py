@@ -29,8 +29,8 @@ def add(address: str, reason: str, source: str) -> tuple[Suppression, bool]:
     """Suppress; (entry, created). An existing entry is kept as it was (its first reason stands)."""
     key = normalize(address)
     entry = Suppression(address=key, reason=reason, source=source, created_at=now_iso())
-    created = store().put_if_absent(entry.model_dump())
-    return (entry if created else Suppression.model_validate(store().get(key))), created
+    existing = store().put_if_absent(entry.model_dump())
+    return (entry, True) if existing is None else (Suppression.model_validate(existing), False)
 
 
 def get(address: str) -> Suppression:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from mailrelay.models.common import DESCRIPTOR_PATTERN, AddressIn, Strict
+from mailrelay.models.common import DESCRIPTOR_PATTERN, AddressIn, Seconds, Strict, WholeNumber
 from mailrelay.models.forms import FormSettings, FormSettingsView
 
 DEFAULT_MAX_SIZE = 5_000_000
@@ -23,15 +23,26 @@ Token = Annotated[
 
 class ChannelSpec(Strict):
     sender: AddressIn = Field(description="verified sender; From of every message")
-    recipients: list[AddressIn] = Field(min_length=1, max_length=MAX_DESTINATIONS)
+    recipients: list[AddressIn] = Field(
+        min_length=1,
+        max_length=MAX_DESTINATIONS,
+        description=f"recipients, cc and bcc hold at most {MAX_DESTINATIONS} addresses together",
+    )
     cc: list[AddressIn] = Field(default_factory=list, max_length=MAX_DESTINATIONS)
     bcc: list[AddressIn] = Field(default_factory=list, max_length=MAX_DESTINATIONS)
-    min_period: float = Field(default=0.0, ge=0, le=MAX_MIN_PERIOD, description="seconds between accepted messages")
-    max_size: int = Field(default=DEFAULT_MAX_SIZE, ge=1, description="largest accepted request body, bytes")
+    # strict: JSON's true is not 1, 0 is not false and "5" is not 5 (pydantic's lax mode would take them)
+    min_period: Seconds = Field(default=0.0, ge=0, le=MAX_MIN_PERIOD, description="seconds between accepted messages")
+    max_size: WholeNumber = Field(
+        default=DEFAULT_MAX_SIZE,
+        ge=1,
+        description="largest accepted request body, bytes",
+        json_schema_extra={"maximum": LAMBDA_MAX_SIZE},  # documented here; _fits_lambda says why
+    )
     domain: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.-]+$")] | None = None
-    test_mode: bool = Field(default=False, description="accept and record messages, send nothing")
+    test_mode: bool = Field(default=False, strict=True, description="accept and record messages, send nothing")
     at_least_once: bool = Field(
         default=False,
+        strict=True,
         description="when a provider times out after the message went out, try the next one anyway "
         "(may deliver twice; without it the answer is 502 with the attempt marked unknown)",
     )
@@ -62,7 +73,7 @@ class RelayeryChannelSpec(ChannelSpec):
 
 
 class RotateTokenRequest(Strict):
-    grace_seconds: int = Field(default=0, ge=0, le=7 * 86_400, description="how long the old token stays valid")
+    grace_seconds: WholeNumber = Field(default=0, ge=0, le=7 * 86_400, description="how long the old token stays valid")
 
 
 class AddressOut(BaseModel):

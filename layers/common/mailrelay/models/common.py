@@ -36,13 +36,39 @@ def _email(value: str) -> str:
         raise ValueError(f"invalid email address: {exc}") from exc
 
 
-HeaderText = Annotated[str, AfterValidator(_no_line_breaks)]
+# The spec states the rule as a pattern; the validator gives the clearer message.
+LINE_BREAK_ESCAPES = "".join(f"\\u{ord(c):04x}" for c in sorted(LINE_BREAKS))  # for a regex character class
+NO_LINE_BREAKS = f"^[^{LINE_BREAK_ESCAPES}]*$"
+HeaderText = Annotated[str, AfterValidator(_no_line_breaks), Field(json_schema_extra={"pattern": NO_LINE_BREAKS})]
 EMAIL_MAX = 254  # RFC 5321's path limit, which email-validator enforces
 Email = Annotated[
     str,
-    Field(max_length=EMAIL_MAX, examples=["someone@example.com"], json_schema_extra={"format": "email"}),
+    Field(
+        max_length=EMAIL_MAX,
+        examples=["someone@example.com"],
+        description="an address in a special-use domain (RFC 6761: .test, .invalid, .localhost, .local, .onion, .arpa) "
+        "or with non-ASCII characters before the @ is refused",
+        json_schema_extra={"format": "email"},
+    ),
     AfterValidator(_email),
 ]
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one number type: 300.0 is the integer 300 (as JSON Schema says), 300.5 and true are not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _microseconds(value: float) -> float:
+    """Seconds as the tables keep them: DynamoDB refuses a number as small as 1e-200 (and nothing here is finer)."""
+    return round(value, 6)
+
+
+# Seconds: a JSON number (not a bool, not a string), kept to the microsecond
+Seconds = Annotated[float, Field(strict=True), AfterValidator(_microseconds)]
+
+# An integer field that takes no bool and no string (pydantic's lax mode would take true as 1 and "5" as 5).
+WholeNumber = Annotated[int, BeforeValidator(_whole_number), Field(strict=True)]
 
 
 class Strict(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from mailrelay.models.common import Email, HeaderText, Strict
+from mailrelay.models.common import Email, HeaderText, Seconds, Strict
 
 ORIGIN_PATTERN = r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$"
 CAPTCHA_FIELDS = {
@@ -31,11 +31,11 @@ class FormSettings(Strict):
     allow_list: list[Email] | None = Field(
         default=None, max_length=50, description="addresses a submitter may pick as `to` (default: the recipients)"
     )
-    require_nonce: bool = False
+    require_nonce: bool = Field(default=False, strict=True, description="needs `secret`")
     secret: Annotated[str, Field(min_length=16, max_length=256)] | None = Field(
         default=None, description="shared with the page; hash = sha256(nonce + secret), lowercase hex"
     )
-    per_ip_min_period: float = Field(default=0.0, ge=0, le=86_400)
+    per_ip_min_period: Seconds = Field(default=0.0, ge=0, le=86_400)
     redirect_url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] | None = None
     honeypot_field: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = "_gotcha"
     captcha: Captcha | None = None
