@@ -9,7 +9,9 @@ Parts, in this order (env BENCH_PARTS, a comma list of cold,warm,stack,worst, ru
   2. Warm latency through the local gateway and worker pool, BENCH_STACK_ROUNDS rounds (default 100) after 3 unmeasured
      warm-up rounds. Each round makes, in turn, GET /v1/health (the baseline: the fixed cost of HTTP -> event ->
      worker process -> response), POST /v1/messages (accepted), POST /v1/messages on a channel whose slot is taken
-     (429), GET /v1/nonce and POST /v1/forms/NAME with that nonce. Interleaving the kinds spreads any drift of the
+     (429), a send with a wrong token and one naming no channel (both 401: their medians may differ by at most 1 ms,
+     or timing would tell which channels exist), GET /v1/nonce and POST /v1/forms/NAME with that nonce.
+     Interleaving the kinds spreads any drift of the
      machine over all of them. Every request is a new connection (as a browser's first). Each visitor (nonce + form
      post) comes from its own 127.x.y.z address, as nonces are limited per IP and minute; where only 127.0.0.1 can
      be bound (macOS), form rounds stop below that limit. The ratio of each p50 to health's p50 is the figure.
@@ -195,11 +197,16 @@ def measure_stack(url: str, banner_s: float, started: float) -> dict[str, Any]:
             check(session.post(f"{url}/v1/forms/bench-form", headers={"Origin": ORIGIN}, json=fields, timeout=30), 200)
             return nonce_ms, (time.perf_counter() - t0) * 1000
 
-    samples: dict[str, list[float]] = {k: [] for k in ("health", "send", "rejected_429", "nonce_fetch", "form")}
+    kinds = ("health", "send", "rejected_429", "wrong_token", "unknown_channel", "nonce_fetch", "form")
+    samples: dict[str, list[float]] = {k: [] for k in kinds}
+    wrong = {**plain, "X-Token": plain["X-Token"][::-1]}
+    unknown = {"X-Descriptor": "bench-no-such-channel", "X-Token": plain["X-Token"]}
     simple: list[tuple[str, Callable[[], requests.Response], int]] = [
         ("health", health, 200),
         ("send", lambda: send(plain), 200),
         ("rejected_429", lambda: send(limited), 429),
+        ("wrong_token", lambda: send(wrong), 401),  # these two must not be told apart by time (issue 11)
+        ("unknown_channel", lambda: send(unknown), 401),
     ]
     for i in range(WARMUP + ROUNDS):
         for name, call, status in simple:
@@ -232,6 +239,11 @@ def measure_stack(url: str, banner_s: float, started: float) -> dict[str, Any]:
         "health": series(base),
         "send": series(samples["send"], base, "health"),
         "rejected_429": series(samples["rejected_429"], base, "health"),
+        "wrong_token": series(samples["wrong_token"], base, "health"),
+        "unknown_channel": series(samples["unknown_channel"], base, "health"),
+        "auth_timing_gap_ms": round(
+            abs(statistics.median(samples["unknown_channel"]) - statistics.median(samples["wrong_token"])), 3
+        ),
         "nonce_fetch": series(samples["nonce_fetch"], base, "health"),
         "form_submission": series(samples["form"], base, "health")
         | {"visitors": "one 127.x.y.z address each" if distinct else "all from 127.0.0.1"},
@@ -241,6 +253,8 @@ def measure_stack(url: str, banner_s: float, started: float) -> dict[str, Any]:
         ("health", "GET /v1/health (baseline)"),
         ("send", "POST /v1/messages"),
         ("rejected_429", "POST /v1/messages, 429"),
+        ("wrong_token", "POST /v1/messages, wrong token"),
+        ("unknown_channel", "POST /v1/messages, no such channel"),
         ("nonce_fetch", "GET /v1/nonce"),
         ("form_submission", "POST /v1/forms/NAME"),
         ("failover_ses_down", "POST /v1/messages, SES down"),
@@ -368,6 +382,13 @@ def summary(results: dict[str, Any]) -> list[dict[str, str]]:
         )
     target("own time per send p50 (json_send)", figure(results, "warm", "json_send", "own_ms_p50"), 1, " ms", 3)
     target("own time per send p99 (json_send)", figure(results, "warm", "json_send", "own_ms_p99"), 3, " ms", 3)
+    target(
+        "unknown channel vs wrong token, |median gap| over HTTP",
+        figure(results, "local_stack", "auth_timing_gap_ms"),
+        1,
+        " ms",
+        3,
+    )
     layer_bytes = figure(results, "layer", "bytes")
     target("layer size", None if layer_bytes is None else layer_bytes / 1e6, 15, " MB", 2)
 

@@ -198,3 +198,40 @@ def test_a_wrong_or_partial_channel_credential_is_refused_even_with_the_admin_ke
         result = api.call("GET", "/v1/validation/a@example.com", headers={"X-Admin-Key": ADMIN_KEY, **presented})
         assert result.status == 401, (presented, result.body)
     assert api.call("GET", "/v1/validation/a@example.com", headers={"X-Admin-Key": ADMIN_KEY}).status == 200
+
+
+# ---------------------------------------------------------------- constant-shaped authentication
+
+
+def test_an_unknown_channel_and_a_wrong_token_cost_the_same_work(api: Api, monkeypatch):
+    """Timing cannot tell which channels exist when both refusals do the same work: the same AWS calls, and one token
+    hash each (a decoy record's for an unknown channel). `make bench` measures the medians themselves."""
+    import botocore.client
+
+    from mailrelay.domain import tokens
+
+    token = api.create_channel()
+    work: list[str] = []
+    make_api_call, hash_token = botocore.client.BaseClient._make_api_call, tokens.hash_token
+
+    def aws_call(client, operation, params):
+        work.append(f"{client.meta.service_model.service_name}:{operation}")
+        return make_api_call(client, operation, params)
+
+    def hashed(*args, **kwargs):
+        work.append("hash_token")
+        return hash_token(*args, **kwargs)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", aws_call)
+    monkeypatch.setattr(tokens, "hash_token", hashed)
+    shapes = {}
+    for name, headers in {
+        "wrong token": api.channel("website", token[::-1]),
+        "unknown channel": api.channel("no-such-channel", token),
+    }.items():
+        api.call("POST", "/v1/messages", headers=headers, json_body=MESSAGE)  # the container's first read is warm-up
+        work.clear()
+        result = api.call("POST", "/v1/messages", headers=headers, json_body=MESSAGE)
+        assert result.status == 401 and result.json["message"] == "invalid channel credentials", result.body
+        shapes[name] = sorted(work)
+    assert shapes["wrong token"] == shapes["unknown channel"] and "hash_token" in shapes["wrong token"], shapes
