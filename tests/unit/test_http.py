@@ -40,3 +40,28 @@ def test_cursor_round_trip_and_tampering():
     for bad in ("!!!", encode_cursor({"other": "x"}), encode_cursor({"descriptor": 1})):
         with pytest.raises(BadRequest):
             decode_cursor(bad, {"descriptor"})
+
+
+def test_an_unhandled_error_is_logged_without_what_the_caller_sent(caplog):
+    """pydantic's message carries `input_value`, a KeyError its key: the log line keeps the type, the place and (for
+    pydantic) where and what kind of problem, never the submitted value; AWS's own messages are kept."""
+    from botocore.exceptions import ClientError
+    from pydantic import ValidationError
+
+    from mailrelay.http import log_unexpected
+    from mailrelay.models.common import Address
+
+    submitted = "secret-visitor-7f3a@example.com<"
+    for raised in (lambda: Address.model_validate({"email": submitted}), lambda: {}[submitted]):
+        try:
+            raised()
+        except (ValidationError, KeyError) as error:
+            log_unexpected(error)
+    error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed: dynamodb:GetItem"}}, "Get")
+    log_unexpected(error)
+    lines = [record.__dict__ for record in caplog.records if record.getMessage() == "unhandled error"]
+    assert [line["exception_name"] for line in lines] == ["ValidationError", "KeyError", "ClientError"]
+    assert lines[0]["errors"] == [{"loc": ["email"], "type": "value_error"}] and lines[0]["frames"]
+    assert not any(line["exc_info"] for line in lines)  # no traceback text: it would carry the message
+    assert "secret-visitor-7f3a" not in repr(lines)
+    assert "dynamodb:GetItem" in lines[2]["exception_message"]

@@ -109,6 +109,25 @@ def no_route(method: str, path: str) -> RelayError:
     return NotFound("no such route", error="no_route")
 
 
+def log_unexpected(error: BaseException) -> None:
+    """An unhandled error, logged by type and place: its message only when AWS wrote it (botocore), because any other
+    can hold what the caller sent (pydantic's `input_value`, a KeyError's key), and no submitted value may reach a
+    log. A pydantic error adds where and what kind of problem, without the value."""
+    import traceback
+
+    extra: dict[str, Any] = {
+        "exception_name": type(error).__name__,
+        "frames": [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)[-10:]],
+    }
+    if type(error).__module__.startswith("botocore"):
+        extra["exception_message"] = str(error)
+    if hasattr(error, "errors") and type(error).__name__ == "ValidationError":  # pydantic's
+        extra["errors"] = [
+            {"loc": list(e.get("loc", ())), "type": e.get("type")} for e in error.errors(include_input=False)
+        ]
+    logger.error("unhandled error", extra=extra)
+
+
 def make_resolver() -> APIGatewayHttpResolver:
     """The resolver every HTTP function uses. Validation is switched on per route (`enable_validation=True` where a
     route declares typed parameters or a body), so that its machinery loads with the first such request, not at INIT.
@@ -129,7 +148,7 @@ def make_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception):
-        logger.exception("unhandled error")
+        log_unexpected(error)
         return json_response(500, {"error": "internal_error", "message": "internal error; see the function's logs"})
 
     return app
