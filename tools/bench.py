@@ -109,7 +109,7 @@ def series(samples: list[float], baseline: list[float] | None = None, name: str 
     return figures
 
 
-class _FromAddress(HTTPAdapter):
+class FromAddress(HTTPAdapter):
     """Connections from one local source address (the gateway sees it as the visitor's IP)."""
 
     def __init__(self, address: str) -> None:
@@ -125,7 +125,7 @@ def visitor(i: int, distinct: bool) -> requests.Session:
     session = requests.Session()
     if distinct:
         high, low = divmod(i, 254)
-        session.mount("http://", _FromAddress(f"127.{1 + high // 256 % 254}.{high % 256}.{1 + low}"))
+        session.mount("http://", FromAddress(f"127.{1 + high // 256 % 254}.{high % 256}.{1 + low}"))
     return session
 
 

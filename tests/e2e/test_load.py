@@ -59,9 +59,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from tests.e2e.conftest import Stack
+from tools.bench import FromAddress
 
 RUN_SECONDS = 20.0
 THREADS = 16
@@ -153,22 +153,11 @@ class Call:
         return response
 
 
-class _FromAddress(HTTPAdapter):
-    """Connections from one local source address (the local gateway sees it as the visitor's IP)."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
-
-
 def session(source: str | None = None) -> requests.Session:
     made = requests.Session()
     made.trust_env = False  # no proxy from the environment: loopback only
     if source:
-        made.mount("http://", _FromAddress(source))
+        made.mount("http://", FromAddress(source))
     return made
 
 
