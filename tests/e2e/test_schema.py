@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import pytest
 import requests
 
 from local.template import ROOT
-from tests.e2e.conftest import _wait_for_url
+from tests.e2e.conftest import _wait_for_url, stop
 
 ADMIN_KEY = "schema-admin-key-0123456789abcdef"
 CHANNEL = "fuzz"
@@ -55,12 +54,7 @@ def fuzz_stack() -> Iterator[str]:
         crashes = [line for line in log.read_text().splitlines() if "raised:" in line or "unhandled error" in line]
         assert not crashes, f"functions failed during the schemathesis runs: {crashes[:3]}"
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _credentials(url: str, kind: str) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from mailrelay.models.messages import Attempt
-from mailrelay.observability import MetricUnit, logger, metrics
+from mailrelay.observability import MetricUnit, logger, metrics, without_addresses
 from mailrelay.providers.base import Deadline, Failure, Outgoing, Provider, ProviderError
 from mailrelay.providers.circuit import Breaker
 
@@ -64,7 +64,12 @@ def send(
             provider_message_id = provider.send(message, deadline)
         except ProviderError as exc:
             logger.warning(
-                "provider failed", extra={"provider": provider.name, "failure": exc.failure.value, "reason": exc.reason}
+                "provider failed",
+                extra={
+                    "provider": provider.name,
+                    "failure": exc.failure.value,
+                    "reason": without_addresses(exc.reason),
+                },
             )
             attempts.append(Attempt(provider=provider.name, outcome=_OUTCOME[exc.failure], error=exc.reason))
             if exc.failure is Failure.MESSAGE:
