@@ -235,3 +235,16 @@ def test_an_unknown_channel_and_a_wrong_token_cost_the_same_work(api: Api, monke
         assert result.status == 401 and result.json["message"] == "invalid channel credentials", result.body
         shapes[name] = sorted(work)
     assert shapes["wrong token"] == shapes["unknown channel"] and "hash_token" in shapes["wrong token"], shapes
+
+
+@pytest.mark.parametrize("twice", ["Date", "Message-ID", "Subject", "In-Reply-To", "References"])
+def test_a_raw_message_with_a_header_rfc_5322_allows_once_given_twice_is_refused(api: Api, sent, twice):
+    token = api.create_channel()
+    value = {"Date": "Sun, 29 Nov 2026 10:00:00 +0000", "Subject": "s"}.get(twice, "<a@example.org>")
+    raw = f"Subject: hello\r\n{twice}: {value}\r\n{twice}: {value}\r\n\r\nbody\r\n".encode()
+    if twice == "Subject":
+        raw = raw.replace(b"Subject: hello\r\n", b"")
+    headers = {**api.channel("website", token), "Content-Type": "message/rfc822"}
+    result = api.call("POST", "/v1/messages", headers=headers, data=raw)
+    assert result.status == 422 and result.json["error"] == "invalid_message", result.body
+    assert sent() == []

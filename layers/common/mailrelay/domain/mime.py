@@ -8,16 +8,17 @@ this way). EmailMessage is still what parses and rewrites a caller's raw message
 
 from __future__ import annotations
 
+import base64
+import re
 from email import encoders, policy
 from email.charset import QP, Charset
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesParser
 from email.policy import Compat32
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formatdate, make_msgid, quote
 from typing import Any
 
 from mailrelay.errors import InvalidBody
@@ -90,6 +91,9 @@ class _Composed(Compat32):
 
 
 COMPOSED = _Composed(linesep="\r\n")
+# A caller's raw message: its ASCII headers are written as they came (folded by the caller, at most 998 octets a line),
+# not refolded by the email package.
+_RAW = policy.default.clone(refold_source="none")
 _FOLDER = policy.SMTP  # the newer policy folds (RFC 2047 and RFC 2231 included) whatever is not a short ASCII line
 
 
@@ -118,16 +122,63 @@ class ChannelAddresses:
         return ascii_address(self.sender.email).rpartition("@")[2]
 
 
-def header_address(address: Address) -> HeaderAddress:
-    return HeaderAddress(display_name=address.name or "", addr_spec=ascii_address(address.email))
+# A display name that needs neither quotes nor encoding: RFC 5322 atoms, one space apart.
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_FOLD_AT = 78  # RFC 5322's recommended line length
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 base64 encoded words of whole characters, each short enough for a line of its own."""
+    chunks = [""]
+    for char in text:
+        if len((chunks[-1] + char).encode()) > 45:
+            chunks.append("")
+        chunks[-1] += char
+    return [f"=?utf-8?b?{base64.b64encode(chunk.encode()).decode()}?=" for chunk in chunks]
+
+
+def _mailbox(address: Address) -> list[str]:
+    """`Name <addr>` as the words it may be folded between: the name as plain words, one short quoted string, or
+    encoded words (any character, specials included, inside an atom); the address in its ASCII form."""
+    email, name = ascii_address(address.email), address.name or ""
+    if not name:
+        return [email]
+    if _ATOMS.fullmatch(name):
+        words = name.split(" ")
+    elif name.isascii() and name.isprintable() and len(name) <= 60:
+        words = [f'"{quote(name)}"']
+    else:
+        words = _encoded_words(name)
+    return [*words, f"<{email}>"]
+
+
+def _address_header(name: str, addresses: list[Address]) -> Folded:
+    """An address header's value, folded here between words: the email package's folder splits a long quoted display
+    name so that the `<...>` inside it reads as another address, and writes a decoded name's specials unquoted."""
+    words: list[str] = []
+    for address in addresses:
+        if words:
+            words[-1] += ","
+        words += _mailbox(address)
+    lines = [f"{name}:"]
+    for word in words:
+        if lines[-1] != f"{name}:" and len(lines[-1]) + 1 + len(word) > _FOLD_AT:
+            lines.append("")
+        lines[-1] += f" {word}"
+    return Folded("\r\n".join(lines)[len(name) + 1 :])
+
+
+def _set_addresses(message: EmailMessage, name: str, addresses: list[Address]) -> None:
+    """Set on a raw message as `_address_header` folds it: `_RAW` writes an ASCII value as it is, never refolds it."""
+    message.set_raw(name, _address_header(name, addresses).removeprefix(" "))
 
 
 def _address_headers(message: EmailMessage, who: ChannelAddresses, message_id: str) -> None:
-    message["From"] = header_address(who.sender)
+    _set_addresses(message, "From", [who.sender])
     if who.to:
-        message["To"] = [header_address(a) for a in who.to]
+        _set_addresses(message, "To", who.to)
     if who.cc:
-        message["Cc"] = [header_address(a) for a in who.cc]
+        _set_addresses(message, "Cc", who.cc)
     if "Date" not in message:
         message["Date"] = formatdate(usegmt=True)
     if "Message-ID" not in message:
@@ -142,13 +193,13 @@ def compose(
     reply = reply_to or (Address(email=request.reply_to) if request.reply_to else None)
     body = _body(request)
     body["Subject"] = _header("Subject", request.subject)
-    body["From"] = _header("From", _address(who.sender))
+    body["From"] = _address_header("From", [who.sender])
     if who.to:
-        body["To"] = _header("To", ", ".join(_address(a) for a in who.to))
+        body["To"] = _address_header("To", who.to)
     if who.cc:
-        body["Cc"] = _header("Cc", ", ".join(_address(a) for a in who.cc))
+        body["Cc"] = _address_header("Cc", who.cc)
     if reply:
-        body["Reply-To"] = _header("Reply-To", _address(reply))
+        body["Reply-To"] = _address_header("Reply-To", [reply])
     body["Date"] = formatdate(usegmt=True)
     body["Message-ID"] = make_msgid(domain=who.domain)
     body["X-Mailrelay-Id"] = message_id
@@ -216,11 +267,6 @@ def ascii_address(email: str) -> str:
         raise InvalidBody(f"{email}: {exc}", error="unsupported_address") from None
 
 
-def _address(address: Address) -> str:
-    """`Name <addr>`, the name RFC 2047-encoded when needed, the address in its ASCII form."""
-    return formataddr((address.name or "", ascii_address(address.email)), "utf-8")
-
-
 def as_bytes(message: Message) -> bytes:
     """The message as it goes out: CRLF line ends, headers written by the policy the message was built with."""
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
@@ -236,10 +282,15 @@ def _raw_reply_to(message: EmailMessage) -> Address | None:
         found = []
     if len(found) != 1:
         raise InvalidBody("Reply-To must be one address", error="invalid_message")
+    # A name in raw 8-bit bytes comes as surrogate escapes: read them as the UTF-8 they most likely are.
+    name = found[0].display_name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
-        return Address(email=found[0].addr_spec, name=found[0].display_name or None)
+        return Address(email=found[0].addr_spec, name=name or None)
     except ValueError as exc:  # pydantic's ValidationError: the address is not valid
         raise InvalidBody(f"Reply-To is not a valid address: {found[0].addr_spec}", error="invalid_message") from exc
+
+
+_ONCE = ("Date", "Message-ID", "Subject", "In-Reply-To", "References")
 
 
 def rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMessage:
@@ -247,16 +298,33 @@ def rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMess
     header from the channel."""
     if not raw.strip():
         raise InvalidBody("the raw message is empty", error="invalid_message")
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if any(len(line) > _MAX_LINE for line in raw.splitlines()):
+        raise InvalidBody(f"a line is longer than {_MAX_LINE} octets (RFC 5322 2.1.1)", error="invalid_message")
+    message = BytesParser(policy=_RAW).parsebytes(raw)
     if not message.keys():
         raise InvalidBody("not an RFC 822 message: no header lines before the body", error="invalid_message")
-    subject = str(message.get("Subject", ""))
-    if not LINE_BREAKS.isdisjoint(subject):
+    if any(not LINE_BREAKS.isdisjoint(str(subject)) for subject in message.get_all("Subject", [])):
         raise InvalidBody("Subject must not contain line breaks", error="invalid_message")
+    for name in _ONCE:  # RFC 5322 3.6: at most one of each; providers may refuse or pick either
+        if len(message.get_all(name, [])) > 1:
+            raise InvalidBody(f"{name} may appear only once", error="invalid_message")
     reply_to = _raw_reply_to(message)
     for name in ({name.lower() for name in message} - RAW_KEPT_HEADERS) | {"reply-to"}:
         del message[name]
     if reply_to:
-        message["Reply-To"] = header_address(reply_to)
+        _set_addresses(message, "Reply-To", [reply_to])
     _address_headers(message, who, message_id)
+    _check_writable(message)
     return message
+
+
+def _check_writable(message: EmailMessage) -> None:
+    """422 unless `as_bytes` can write every header of every part: the email package fails to refold some 8-bit
+    values (e.g. `MIME-Version: \\xc2\\x85`, or 8-bit bytes inside an encoded word)."""
+    writer = message.policy.clone(linesep="\r\n")
+    for part in message.walk():
+        for name, value in part.raw_items():
+            try:
+                writer.fold_binary(name, value)
+            except ValueError:  # UnicodeEncodeError: 8-bit bytes the email package cannot encode again
+                raise InvalidBody(f"the {name} header cannot be written again", error="invalid_message") from None
