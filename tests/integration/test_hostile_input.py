@@ -1,6 +1,8 @@
 """Hostile input gets a JSON 4xx, never a 500, and a refused request sends nothing (a start on issue 11: the
 cases its report listed on public routes, the control routes' media type, and `_next` decided before sending)."""
 
+import json
+
 import pytest
 
 from local.provider_events import mailgun_event, mailgun_webhook
@@ -204,8 +206,9 @@ def test_a_wrong_or_partial_channel_credential_is_refused_even_with_the_admin_ke
 
 
 def test_an_unknown_channel_and_a_wrong_token_cost_the_same_work(api: Api, monkeypatch):
-    """Timing cannot tell which channels exist when both refusals do the same work: the same AWS calls, and one token
-    hash each (a decoy record's for an unknown channel). `make bench` measures the medians themselves."""
+    """Timing cannot tell which channels exist when both refusals do the same work: the same AWS calls reading the same
+    number of keys, and one token hash each (a decoy record's for an unknown channel), also after the container has
+    sent through the channel. `make bench` measures the medians themselves over HTTP."""
     import botocore.client
 
     from mailrelay.domain import tokens
@@ -215,7 +218,8 @@ def test_an_unknown_channel_and_a_wrong_token_cost_the_same_work(api: Api, monke
     make_api_call, hash_token = botocore.client.BaseClient._make_api_call, tokens.hash_token
 
     def aws_call(client, operation, params):
-        work.append(f"{client.meta.service_model.service_name}:{operation}")
+        keys = sum(len(wanted["Keys"]) for wanted in params.get("RequestItems", {}).values())  # the read's size
+        work.append(f"{client.meta.service_model.service_name}:{operation}:{keys}")
         return make_api_call(client, operation, params)
 
     def hashed(*args, **kwargs):
@@ -224,6 +228,10 @@ def test_an_unknown_channel_and_a_wrong_token_cost_the_same_work(api: Api, monke
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", aws_call)
     monkeypatch.setattr(tokens, "hash_token", hashed)
+    # The container has sent through the channel: it knows its addresses and reads their suppression entries with
+    # the channel, for the right token only (a larger first read for a wrong one would tell that the channel exists).
+    sent = api.call("POST", "/v1/messages", headers=api.channel("website", token), json_body=MESSAGE)
+    assert sent.status == 200, sent.body
     shapes = {}
     for name, headers in {
         "wrong token": api.channel("website", token[::-1]),
@@ -248,3 +256,114 @@ def test_a_raw_message_with_a_header_rfc_5322_allows_once_given_twice_is_refused
     result = api.call("POST", "/v1/messages", headers=headers, data=raw)
     assert result.status == 422 and result.json["error"] == "invalid_message", result.body
     assert sent() == []
+
+
+# ---------------------------------------------------------------- what an outside attack run found (issue 11 review)
+
+LONE = "=?utf-7?q?+2AA-?="  # an encoded word that decodes to a lone surrogate
+
+
+def _nested(depth: int) -> bytes:
+    head = b"Subject: deep\r\nMIME-Version: 1.0\r\n"
+    body = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth))
+    return head + body + b"Content-Type: text/plain\r\n\r\nx\r\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"Subject: {LONE}\r\n\r\nbody\r\n".encode(),
+        f"Subject: s\r\nContent-Type: {LONE}\r\n\r\nbody\r\n".encode(),
+        b"Subject: s\r\nContent-Type: text/plain; name*=utf-7''+2AA-\r\n\r\nbody\r\n",
+        b"Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\xff\r\n\r\n--\xff\r\n"
+        b"Content-Type: text/plain\r\n\r\nx\r\n--\xff--\r\n",
+        _nested(400),
+        b"Subject: s\r\nX-Mailer: m\x0bX-SES-CONFIGURATION-SET: evil\r\n\r\nbody\r\n",
+    ],
+    ids=["subject-surrogate", "content-type-surrogate", "rfc2231-surrogate", "8bit-boundary", "nested", "vt-in-header"],
+)
+def test_a_raw_message_the_email_package_cannot_handle_is_a_422_not_a_500(api: Api, sent, raw):
+    token = api.create_channel()
+    headers = {**api.channel("website", token), "Content-Type": "message/rfc822"}
+    result = api.call("POST", "/v1/messages", headers=headers, data=raw)
+    assert result.status == 422 and result.json["error"] == "invalid_message", result.body
+    assert sent() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "visitor@example.org", "message": "m", "name": "\\ud800"}',
+        b'{"email": "visitor@example.org", "message": "m", "company": "\\udfff"}',
+        b'{"email": "visitor@example.org", "message": "m", "a": NaN}',
+    ],
+)
+def test_a_form_post_that_is_not_text_or_not_json_is_refused_before_the_nonce_is_used(api: Api, contact, sent, body):
+    fields = signed(api)
+    spoiled = body.replace(
+        b'"message": "m"', f'"message": "m", "nonce": "{fields["nonce"]}", "hash": "{fields["hash"]}"'.encode()
+    )
+    headers = {"Origin": ORIGIN, "Content-Type": "application/json"}
+    result = api.call("POST", "/v1/forms/contact", headers=headers, data=spoiled)
+    assert 400 <= result.status < 500, result.body
+    assert sent() == []
+    assert api.call("POST", "/v1/forms/contact", headers=headers, json_body=fields).status == 200  # nonce unused
+
+
+def test_a_multipart_file_name_that_decodes_to_a_lone_surrogate_is_not_a_500(api: Api, contact, sent):
+    fields = signed(api)
+    boundary = "b0undary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    disposition = "Content-Disposition: form-data; name=\"f\"; filename*=utf-7''+2AA-"
+    parts.append(f"--{boundary}\r\n{disposition}\r\n\r\nhi\r\n--{boundary}--\r\n")
+    headers = {"Origin": ORIGIN, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    result = api.call("POST", "/v1/forms/contact", headers=headers, data="".join(parts).encode())
+    assert result.status < 500, result.body
+
+
+def test_a_webhook_signature_that_is_not_ascii_is_a_406(api: Api):
+    body = b'{"signature": {"timestamp": "1700000000", "token": "t", "signature": "\\ud800"}, "event-data": {}}'
+    result = api.call("POST", "/v1/webhooks/mailgun", headers={"Content-Type": "application/json"}, data=body)
+    assert result.status == 406 and result.json["error"] == "invalid_signature", result.body
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "status"),
+    [
+        ("Application/JSON", b'{"grace_seconds": 0}', 200),
+        ("application/merge-patch+json", b'{"grace_seconds": 0}', 415),
+        ("text/plain", b"", 415),
+        ("application/json", b'{"a":' * 100_000, 400),
+        ("application/json", b'{"grace_seconds": ' + b"9" * 5000 + b"}", 400),
+    ],
+)
+def test_control_bodies_are_json_python_can_read_or_a_4xx(api: Api, content_type, data, status):
+    api.create_channel()
+    headers = {**api.admin, "Content-Type": content_type}
+    result = api.call("POST", "/v1/channels/website/token", headers=headers, data=data)
+    assert result.status == status, result.body
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"sender": {"email": "noreply@example.com", "name": "\ud800"}, "recipients": ["team@example.com"]},
+        {
+            "sender": "noreply@example.com",
+            "recipients": ["team@example.com"],
+            "form": {"allowed_origins": [ORIGIN], "redirect_url": f"{ORIGIN}/x\r\nSet-Cookie: a=b"},
+        },
+        {
+            "sender": "noreply@example.com",
+            "recipients": ["team@example.com"],
+            "form": {"allowed_origins": [ORIGIN], "redirect_url": f"{ORIGIN}/x\u2028y"},
+        },
+    ],
+)
+def test_a_channel_that_would_break_a_header_later_is_refused_when_written(api: Api, spec):
+    data = json.dumps(spec).encode()  # ensure_ascii: the lone surrogate travels as \ud800, as a client would send it
+    result = api.call(
+        "PUT", "/v1/channels/website", headers={**api.admin, "Content-Type": "application/json"}, data=data
+    )
+    assert result.status == 422, result.body
+    assert api.call("GET", "/v1/channels/website", headers=api.admin).status == 404

@@ -165,6 +165,27 @@ def body_bytes(event: Mapping[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
+def _json_body_only(event: dict, headers: Mapping[str, str]) -> None:
+    """A control route's body: application/json only (415), JSON Python can read (400: not JSON, nested past the
+    parser, an integer of more than 4,300 digits), never an array (422: Powertools would read its first element).
+    The Content-Type is handed on as `application/json`, the one spelling Powertools' validation matches."""
+    kind = media_type(headers.get("content-type"))
+    if kind != JSON:
+        raise UnsupportedMediaType(f"send the body as application/json, not {kind or 'without a type'!r}")
+    for name in list(event.get("headers") or {}):
+        if name.lower() == "content-type":
+            event["headers"][name] = JSON
+    raw = body_bytes(event)
+    if not raw.strip():
+        return
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("request body is not valid JSON", error="invalid_json") from None
+    if isinstance(parsed, list):
+        raise InvalidBody("body: a JSON array is not accepted here; send an object")
+
+
 def guarded(
     app: APIGatewayHttpResolver,
     guard: Callable[[dict[str, str]], None],
@@ -178,12 +199,9 @@ def guarded(
     try:
         headers = headers_of(event)
         guard(headers)
-        if json_bodies and event.get("body"):
-            kind = media_type(headers.get("content-type"))
-            if kind != JSON and not kind.endswith("+json"):
-                raise UnsupportedMediaType(f"send the body as application/json, not {kind or 'without a type'!r}")
-            if body_bytes(event).lstrip()[:1] == b"[":
-                raise InvalidBody("body: a JSON array is not accepted here; send an object")
+        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+        if json_bodies and (event.get("body") or (headers.get("content-type") and method != "GET")):
+            _json_body_only(event, headers)
     except RelayError as error:
         response = error_response(error)
         return {

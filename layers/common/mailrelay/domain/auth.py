@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,6 +71,18 @@ def _channel_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
         descriptor, _, token = bearer.partition(":")
         return descriptor, token
     return None
+
+
+_PROOF_KEY = secrets.token_bytes(32)  # this container's: its digests mean nothing anywhere else
+
+
+def credential_proof(headers: Mapping[str, str]) -> str | None:
+    """A digest only these exact channel credentials give, in this container (None: no credentials): what the
+    container keeps a channel's learnt addresses under, so that only the right token makes the first read larger."""
+    credentials = _channel_credentials(headers)
+    if credentials is None:
+        return None
+    return hmac.new(_PROOF_KEY, "\0".join(credentials).encode(), hashlib.sha256).hexdigest()
 
 
 def authenticate_channel(

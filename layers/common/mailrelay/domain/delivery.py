@@ -78,7 +78,9 @@ class AllRecipientsSuppressed(RelayError):
 
 class _AddressBook:
     """Per container: which addresses each channel mailed last, so the next send asks for their suppression entries
-    in the same BatchGetItem as the channel itself. Addresses only; nothing secret."""
+    in the same BatchGetItem as the channel itself. Kept under a key that only the channel's own credentials give
+    (auth.credential_proof; a public form's name for forms): a wrong token must cost the read an unknown channel
+    costs, else the larger read tells that the channel exists. Addresses and keyed digests only; nothing secret."""
 
     def __init__(self) -> None:
         self._seen: OrderedDict[str, tuple[str, ...]] = OrderedDict()
@@ -114,28 +116,34 @@ class Opened:
     item: dict[str, Any] | None
     checked: set[str] = field(default_factory=set)  # lower-cased addresses whose suppression entry was read
     suppressed: set[str] = field(default_factory=set)
+    book_key: str = ""  # where the address book keeps this channel's addresses ("": the descriptor)
 
 
 class ChannelReader:
-    """What authentication calls to read a channel's item, keeping what the same read learnt for the send."""
+    """What authentication calls to read a channel's item, keeping what the same read learnt for the send.
+    `book_key`: the address book's key for this caller (None: the descriptor, for public forms)."""
 
     opened: Opened | None = None
 
+    def __init__(self, book_key: str | None = None):
+        self.book_key = book_key
+
     def __call__(self, descriptor: str) -> dict[str, Any] | None:
-        self.opened = open_channel(descriptor)
+        self.opened = open_channel(descriptor, book_key=self.book_key)
         return self.opened.item
 
 
-def open_channel(descriptor: str, store: Stores | None = None) -> Opened:
+def open_channel(descriptor: str, store: Stores | None = None, book_key: str | None = None) -> Opened:
     """Read the channel with everything else a send needs, in one round trip."""
     store = store or stores()
+    key = book_key or descriptor
     names = [p.name for p in store.providers]
     stale = store.breaker.stale(names)
-    guess = ADDRESS_BOOK.guess(descriptor)
+    guess = ADDRESS_BOOK.guess(key)
     found = store.lookup.read(descriptor, [circuit_key(p)["key"] for p in stale], guess)
     for provider in stale:
         store.breaker.learn(provider, open_until_of(found.circuits.get(circuit_key(provider)["key"])))
-    return Opened(descriptor, found.channel, set(guess), found.suppressed)
+    return Opened(descriptor, found.channel, set(guess), found.suppressed, key)
 
 
 def keep_deliverable(
@@ -147,7 +155,7 @@ def keep_deliverable(
     if unread:
         opened.suppressed |= (store or stores()).lookup.read(addresses=unread).suppressed
         opened.checked |= unread
-    ADDRESS_BOOK.remember(opened.descriptor, everyone)
+    ADDRESS_BOOK.remember(opened.book_key or opened.descriptor, everyone)
     suppressed = opened.suppressed & everyone
     if not suppressed:
         return to, cc, bcc, []

@@ -65,10 +65,21 @@ def preflight(descriptor: str, origin: str | None, requested_headers: str | None
     return headers
 
 
+def _headerable(url: str) -> bool:
+    return not any(c.isspace() or not c.isprintable() for c in url)
+
+
+def where_next(next_url: str | None, form: FormSettings) -> str | None:
+    """Where a plain form post is sent on: a safe `_next`, else the form's redirect_url when it is safe too (one
+    stored before redirect_url was checked could hold a line break), else nowhere (a 200)."""
+    stored = form.redirect_url if form.redirect_url and _headerable(form.redirect_url) else None
+    return safe_next(next_url, form) or stored
+
+
 def safe_next(next_url: str | None, form: FormSettings) -> str | None:
     """`_next` only to an allowed origin (or the redirect_url's), so the form is no open redirect; never a URL holding
     whitespace or control characters (it goes into a Location header as it is)."""
-    if next_url and any(c.isspace() or not c.isprintable() for c in next_url):
+    if next_url and not _headerable(next_url):
         return None
     origin = origin_of(next_url) if next_url else None
     if origin is None:

@@ -32,6 +32,19 @@ def _merge(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return fields
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")  # json.loads takes NaN and Infinity; JSON (RFC 8259) does not
+
+
+def _encodable(text: str) -> bool:
+    """JSON's \\ud800 escapes decode to lone surrogates: no UTF-8 text holds one, and no mail can carry it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @cache
 def _text_fields() -> frozenset[str]:
     """The fields the relay reads (FormSubmission's): a JSON post gives them as strings, as a form would; any other
@@ -43,7 +56,7 @@ def _text_fields() -> frozenset[str]:
 
 def _json(body: bytes) -> dict[str, str]:
     try:
-        data = json.loads(body or b"null")
+        data = json.loads(body or b"null", parse_constant=_not_json)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise BadRequest("request body is not valid JSON", error="invalid_json") from None
     if not isinstance(data, dict):
@@ -55,12 +68,21 @@ def _json(body: bytes) -> dict[str, str]:
             raise InvalidBody(f"{name}: a form field must be a string, number or boolean")
         if name in text_only and not isinstance(value, str | None):
             raise InvalidBody(f"{name}: must be a string")
+        if not _encodable(name) or (isinstance(value, str) and not _encodable(value)):
+            raise InvalidBody(f"{name!r}: a lone surrogate (\\ud800-\\udfff) is not text", error="invalid_encoding")
         if value is not None:
             pairs.append((name, value if isinstance(value, str) else json.dumps(value)))
     return _merge(pairs)
 
 
 def _multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[Upload]]:
+    try:
+        return _multipart_parts(content_type, body)
+    except (UnicodeError, RecursionError):  # e.g. a name*= that decodes to a lone surrogate: not a form a browser sends
+        raise BadRequest("the multipart body cannot be read as a form", error="invalid_multipart") from None
+
+
+def _multipart_parts(content_type: str, body: bytes) -> tuple[dict[str, str], list[Upload]]:
     message = BytesParser(policy=policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
     if not message.is_multipart():
         raise BadRequest("not a multipart/form-data body", error="invalid_multipart")

@@ -65,7 +65,7 @@ def _submit(
     if fields.get(form.honeypot_field, "").strip():
         metrics.add_metric(name="FormHoneypot", unit=MetricUnit.Count, value=1)
         logger.info("honeypot filled: accepted and dropped", extra={"form": channel.descriptor})
-        return Submitted(str(uuid.uuid4()), formaccess.safe_next(fields.get("_next"), form) or form.redirect_url, cors)
+        return Submitted(str(uuid.uuid4()), formaccess.where_next(fields.get("_next"), form), cors)
     try:
         submission = FormSubmission.model_validate(fields)
     except ValidationError as exc:
@@ -80,7 +80,7 @@ def _submit(
     if form.captcha is not None:
         captcha.verify(form.captcha, fields.get(CAPTCHA_FIELDS[form.captcha.provider]), source_ip)
 
-    next_url = formaccess.safe_next(submission.next, form) or form.redirect_url  # decided before anything is sent
+    next_url = formaccess.where_next(submission.next, form)  # decided before anything is sent
     message_id = str(uuid.uuid4())
     outgoing = _outgoing(channel, opened, submission, request, message_id)
     limits_ = [
@@ -107,7 +107,7 @@ def _text(channel: FormChannel, submission: FormSubmission, fields: dict[str, st
     if extra:
         lines += ["", "Other fields:"] + [f"  {name}: {value}" for name, value in extra.items()]
     if uploads:
-        lines += ["", "Attached files: " + ", ".join(u.filename for u in uploads)]
+        lines += ["", "Attached files: " + ", ".join(_safe_filename(u.filename) for u in uploads)]
     lines += ["", f"Sent through the {channel.descriptor!r} contact form."]
     return "\n".join(lines) + "\n"
 

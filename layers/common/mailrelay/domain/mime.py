@@ -295,7 +295,18 @@ _ONCE = ("Date", "Message-ID", "Subject", "In-Reply-To", "References")
 
 def rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMessage:
     """Take a caller's RFC 822 message; keep its content and the headers in RAW_KEPT_HEADERS, set every address
-    header from the channel."""
+    header from the channel. What the email package cannot read or write again (an encoded word that decodes to a
+    lone surrogate, an 8-bit boundary, parts nested past Python's recursion limit) is the caller's 422, never a 500:
+    the message is written once here to find out."""
+    try:
+        message = _rewrite_raw(who, raw, message_id)
+        as_bytes(message)
+    except (UnicodeError, LookupError, RecursionError):
+        raise InvalidBody("the message cannot be read or written again as MIME", error="invalid_message") from None
+    return message
+
+
+def _rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMessage:
     if not raw.strip():
         raise InvalidBody("the raw message is empty", error="invalid_message")
     if any(len(line) > _MAX_LINE for line in raw.splitlines()):
@@ -311,6 +322,9 @@ def rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMess
     reply_to = _raw_reply_to(message)
     for name in ({name.lower() for name in message} - RAW_KEPT_HEADERS) | {"reply-to"}:
         del message[name]
+    for name, value in message.raw_items():  # kept headers: line breaks only as folding (CRLF + white space)
+        if not LINE_BREAKS.isdisjoint(re.sub(r"\r?\n(?=[ \t])", "", str(value)).rstrip("\r\n")):
+            raise InvalidBody(f"the {name} header holds a line break or NUL", error="invalid_message")
     if reply_to:
         _set_addresses(message, "Reply-To", [reply_to])
     _address_headers(message, who, message_id)

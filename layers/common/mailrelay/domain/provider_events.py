@@ -110,6 +110,8 @@ def verify_mailgun_signature(signature: Any, now: float) -> None:
     if not isinstance(signature, dict):
         raise NotAcceptable("missing signature", error="invalid_signature")
     timestamp, token, presented = (str(signature.get(k, "")) for k in ("timestamp", "token", "signature"))
+    if not (timestamp + token + presented).isascii():  # Mailgun's are digits and hex; anything else is not its
+        raise NotAcceptable("signature does not match", error="invalid_signature")
     expected = hmac.new(_signing_key().encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     if not (timestamp and token and hmac.compare_digest(expected.encode(), presented.encode())):
         raise NotAcceptable("signature does not match", error="invalid_signature")

@@ -43,7 +43,7 @@ def send_message(
 ) -> dict[str, Any]:
     """Send through the channel the headers authenticate; returns the message status (JSON-ready)."""
     deadline = Deadline(timebox.left(settings().send_budget_seconds))
-    read = delivery.ChannelReader()
+    read = delivery.ChannelReader(auth.credential_proof(headers))
     channel = auth.authenticate_channel(headers, read)
     if len(body) > limits.body_limit(channel.max_size, content_type):
         raise PayloadTooLarge(limits.too_large_message(len(body), channel.max_size, content_type))

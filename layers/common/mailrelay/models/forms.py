@@ -36,7 +36,8 @@ class FormSettings(Strict):
         default=None, description="shared with the page; hash = sha256(nonce + secret), lowercase hex"
     )
     per_ip_min_period: Seconds = Field(default=0.0, ge=0, le=86_400)
-    redirect_url: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] | None = None
+    # No white space or control character anywhere: it goes into a Location header as it is
+    redirect_url: Annotated[str, Field(pattern=r"^https?://[^\s\x00-\x1f\x7f]+$", max_length=2048)] | None = None
     honeypot_field: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = "_gotcha"
     captcha: Captcha | None = None
 
