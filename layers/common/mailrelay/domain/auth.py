@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from mailrelay.config import settings
 from mailrelay.dal.ratelimit import Busy, WindowCounter
@@ -18,6 +18,7 @@ from mailrelay.errors import RateLimited, Unauthorized
 from mailrelay.observability import MetricUnit, metrics
 from mailrelay.secret import relay_secret
 
+AUTH_FAILURE_FLOOR_S = 0.05  # a refused channel credential answers after this much, whatever it was (see below)
 _DESCRIPTOR = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BAD_CHANNEL_CREDENTIALS = "invalid channel credentials"
 
@@ -93,15 +94,25 @@ def authenticate_channel(
     credentials = _channel_credentials(headers)
     if credentials is None:
         raise Unauthorized("channel credentials required (X-Descriptor + X-Token, or Authorization: Bearer d:t)")
+    started = time.monotonic()
     descriptor, token = credentials
     item = (read or channels.store().get)(descriptor) if _DESCRIPTOR.match(descriptor) else None
     record = channels.record_of(item) if item else None
     if record is None:
         tokens.matches(token, tokens.DECOY)  # same work as a real check
-        raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)
+        _refuse_at_the_floor(started)
     if not record.accepts(token, time.time()):
-        raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)
+        _refuse_at_the_floor(started)
     return record
+
+
+def _refuse_at_the_floor(started: float) -> NoReturn:
+    """401, never sooner than AUTH_FAILURE_FLOOR_S after the credentials were first looked at. The two refusals do
+    the same work, but a known channel's item still comes back in the read (the store's and botocore's time to
+    return and parse it, ~2 ms on the local stack): the floor hides that, and any other difference, under one
+    constant; only failed attempts pay it."""
+    time.sleep(max(0.0, started + AUTH_FAILURE_FLOOR_S - time.monotonic()))
+    raise Unauthorized(_BAD_CHANNEL_CREDENTIALS)
 
 
 def require_channel_or_admin(headers: Mapping[str, str], source_ip: str | None = None) -> None:
