@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 from mailrelay.errors import BadRequest, InvalidBody, UnsupportedMediaType
 from mailrelay.limits import media_type
+from mailrelay.models.common import has_lone_surrogates
 
 MAX_FIELDS = 200
 
@@ -36,15 +37,6 @@ def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")  # json.loads takes NaN and Infinity; JSON (RFC 8259) does not
 
 
-def _encodable(text: str) -> bool:
-    """JSON's \\ud800 escapes decode to lone surrogates: no UTF-8 text holds one, and no mail can carry it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @cache
 def _text_fields() -> frozenset[str]:
     """The fields the relay reads (FormSubmission's): a JSON post gives them as strings, as a form would; any other
@@ -68,7 +60,7 @@ def _json(body: bytes) -> dict[str, str]:
             raise InvalidBody(f"{name}: a form field must be a string, number or boolean")
         if name in text_only and not isinstance(value, str | None):
             raise InvalidBody(f"{name}: must be a string")
-        if not _encodable(name) or (isinstance(value, str) and not _encodable(value)):
+        if has_lone_surrogates(name) or (isinstance(value, str) and has_lone_surrogates(value)):
             raise InvalidBody(f"{name!r}: a lone surrogate (\\ud800-\\udfff) is not text", error="invalid_encoding")
         if value is not None:
             pairs.append((name, value if isinstance(value, str) else json.dumps(value)))

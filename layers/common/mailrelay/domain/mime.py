@@ -296,13 +296,17 @@ _ONCE = ("Date", "Message-ID", "Subject", "In-Reply-To", "References")
 def rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMessage:
     """Take a caller's RFC 822 message; keep its content and the headers in RAW_KEPT_HEADERS, set every address
     header from the channel. What the email package cannot read or write again (an encoded word that decodes to a
-    lone surrogate, an 8-bit boundary, parts nested past Python's recursion limit) is the caller's 422, never a 500:
-    the message is written once here to find out."""
+    lone surrogate, an 8-bit boundary or header value it cannot encode again, parts nested past Python's recursion
+    limit) is the caller's 422, never a 500: the message is written once here to find out."""
+    unreadable = InvalidBody("the message cannot be read or written again as MIME", error="invalid_message")
     try:
         message = _rewrite_raw(who, raw, message_id)
-        as_bytes(message)
     except (UnicodeError, LookupError, RecursionError):
-        raise InvalidBody("the message cannot be read or written again as MIME", error="invalid_message") from None
+        raise unreadable from None
+    try:
+        as_bytes(message)
+    except (ValueError, LookupError, RecursionError):  # ValueError: a header the policy cannot fold again
+        raise unreadable from None
     return message
 
 
@@ -328,17 +332,4 @@ def _rewrite_raw(who: ChannelAddresses, raw: bytes, message_id: str) -> EmailMes
     if reply_to:
         _set_addresses(message, "Reply-To", [reply_to])
     _address_headers(message, who, message_id)
-    _check_writable(message)
     return message
-
-
-def _check_writable(message: EmailMessage) -> None:
-    """422 unless `as_bytes` can write every header of every part: the email package fails to refold some 8-bit
-    values (e.g. `MIME-Version: \\xc2\\x85`, or 8-bit bytes inside an encoded word)."""
-    writer = message.policy.clone(linesep="\r\n")
-    for part in message.walk():
-        for name, value in part.raw_items():
-            try:
-                writer.fold_binary(name, value)
-            except ValueError:  # UnicodeEncodeError: 8-bit bytes the email package cannot encode again
-                raise InvalidBody(f"the {name} header cannot be written again", error="invalid_message") from None

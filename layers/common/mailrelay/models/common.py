@@ -18,9 +18,14 @@ LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00")
 def _no_line_breaks(value: str) -> str:
     if not LINE_BREAKS.isdisjoint(value):
         raise ValueError("must not contain line breaks (CR, LF, VT, FF, U+2028, ...) or NUL characters")
-    if not value.isascii() and any("\ud800" <= char <= "\udfff" for char in value):
+    if has_lone_surrogates(value):
         raise ValueError("must not contain lone surrogates (\\ud800-\\udfff): they are not text")
     return value
+
+
+def has_lone_surrogates(text: str) -> bool:
+    """JSON's \\ud800 escapes decode to lone surrogates: no UTF-8 text holds one, and no mail can carry it."""
+    return not text.isascii() and any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def sendable_email(value: str) -> ValidatedEmail:
